@@ -1,0 +1,115 @@
+/*
+ * common.c - helpers shared by the calib sub-commands: error reporting,
+ * exit statuses, option values, round-trip number printing, signals.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("calib: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_exit_status(calib_status status, int output)
+{
+    switch (status) {
+    case CALIB_OK: return 0;
+    case CALIB_E_ARGUMENT: return EXIT_USAGE;
+    case CALIB_E_NOMEM: return EXIT_NOMEM;
+    case CALIB_E_IO: return output ? EXIT_OUTPUT : EXIT_INPUT_IO;
+    case CALIB_E_FORMAT:
+    case CALIB_E_UNSUPPORTED:
+    case CALIB_E_TOO_LARGE: return EXIT_INPUT_FORMAT;
+    case CALIB_E_VALUE:
+    case CALIB_E_SHAPE: return EXIT_DATA;
+    case CALIB_E_NOT_APPLICABLE: return EXIT_FIT;
+    case CALIB_E_INTERRUPTED: return EXIT_SIGINT;
+    }
+    return EXIT_INTERNAL;
+}
+
+int cli_fail(const calib_error *err, int output)
+{
+    cli_error("%s", err->message[0] != '\0' ? err->message
+                                            : calib_strerror(err->status));
+    return cli_exit_status(err->status, output);
+}
+
+int cli_parse_size(const char *flag, const char *text, size_t *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    errno = 0;
+    if (text == NULL || text[0] == '\0' || text[0] == '-') {
+        cli_error("%s needs a positive whole number, got '%s'", flag,
+                  text == NULL ? "" : text);
+        return -1;
+    }
+    v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v == 0 || v > SIZE_MAX) {
+        cli_error("%s needs a positive whole number, got '%s'", flag, text);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+int cli_parse_double(const char *flag, const char *text, double *out)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    if (text == NULL || text[0] == '\0') {
+        cli_error("%s needs a number", flag);
+        return -1;
+    }
+    v = strtod(text, &end);
+    if (errno != 0 || *end != '\0' || !isfinite(v)) {
+        cli_error("%s needs a finite number, got '%s'", flag, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void cli_print_double(FILE *out, double x, int json)
+{
+    if (isnan(x))
+        fputs(json ? "null" : "nan", out);
+    else if (isinf(x))
+        /* 1e999 is valid JSON and decodes to infinity in Python and JS */
+        fputs(x > 0 ? (json ? "1e999" : "inf") : (json ? "-1e999" : "-inf"),
+              out);
+    else
+        fprintf(out, "%.17g", x);
+}
+
+static void on_signal(int sig)
+{
+    calib_remove_pending_files();
+    _exit(sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM);
+}
+
+void cli_install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}

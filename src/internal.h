@@ -56,4 +56,15 @@ void calib_xsum_add(calib_xsum *s, double x);
 void calib_xsum_merge(calib_xsum *into, const calib_xsum *from);
 double calib_xsum_value(const calib_xsum *s);
 
+/*
+ * Vectorised exponential (src/vexp.c): y[i] = exp(x[i]) for i < n, within
+ * 2 ulp of the correctly rounded value for normal results; exp(0) = 1,
+ * x < -746 gives 0, x > 710 gives +inf, NaN stays NaN. x and y may be the
+ * same array (but not partly overlap). calib_exp_scalar is the same
+ * computation for one value, bit for bit, so blocked and scalar paths
+ * agree.
+ */
+void calib_vexp(const double *x, double *y, size_t n);
+double calib_exp_scalar(double x);
+
 #endif /* CALIB_INTERNAL_H */

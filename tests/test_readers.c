@@ -1,0 +1,508 @@
+/*
+ * test_readers.c - the .npy, .npz and CSV readers and the atomic writers,
+ * on the fixtures of tests/fixtures (made by make_fixtures.py) and on the
+ * real files of ../shared/data when present.
+ *
+ * Fixture matrices hold v(i, j) = (i * K + j) * 0.375 - 2.5, exact in
+ * float32, recomputed here; labels and CSV contents are listed in
+ * tests/fixtures/expected.txt by the same script.
+ */
+#include "calib.h"
+#include "check.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIX "tests/fixtures/"
+
+static double fixture_value(size_t i, size_t j, size_t k)
+{
+    return (double)(i * k + j) * 0.375 - 2.5;
+}
+
+/* Reads spec and compares it with the fixture formula. */
+static void check_matrix(const char *spec, size_t rows, size_t cols,
+                         calib_dtype dtype)
+{
+    calib_matrix m = {0, 0, CALIB_FLOAT64, NULL};
+    calib_error err;
+    calib_status st = calib_read_matrix(spec, &m, &err);
+    int bad = 0;
+
+    CHECK_STATUS(st, CALIB_OK);
+    if (st != CALIB_OK) {
+        printf("  %s: %s\n", spec, err.message);
+        return;
+    }
+    CHECK(m.rows == rows);
+    CHECK(m.cols == cols);
+    CHECK(m.dtype == dtype);
+    if (m.rows == rows && m.cols == cols)
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < cols; j++)
+                if (calib_matrix_get(&m, i, j) != fixture_value(i, j, cols))
+                    bad++;
+    if (bad)
+        printf("  %s: %d values differ\n", spec, bad);
+    CHECK(bad == 0);
+    calib_matrix_free(&m);
+    CHECK(m.data == NULL && m.rows == 0);
+}
+
+/* A failure whose status and message are what we want: the message
+ * names the file and contains `needle`. */
+static void check_fails(calib_status got, const calib_error *err,
+                        calib_status want, const char *file,
+                        const char *needle)
+{
+    CHECK_STATUS(got, want);
+    CHECK(err->status == want);
+    CHECK(strstr(err->message, file) != NULL);
+    CHECK(strstr(err->message, needle) != NULL);
+    CHECK(strchr(err->message, '\n') == NULL);
+    if (got != want || strstr(err->message, needle) == NULL ||
+        strstr(err->message, file) == NULL)
+        printf("  message: %s (want '%s')\n", err->message, needle);
+}
+
+static calib_status read_matrix_err(const char *spec, calib_error *err)
+{
+    calib_matrix m = {0, 0, CALIB_FLOAT64, NULL};
+    calib_status st = calib_read_matrix(spec, &m, err);
+    if (st == CALIB_OK)
+        calib_matrix_free(&m);
+    else
+        CHECK(m.data == NULL);  /* outputs untouched on failure */
+    return st;
+}
+
+static void test_matrices(void)
+{
+    static const char *tags[] = {"lf4", "bf4", "lf8", "bf8"};
+    char spec[128];
+
+    for (int t = 0; t < 4; t++)
+        for (int f = 0; f < 2; f++) {
+            snprintf(spec, sizeof spec, FIX "m_%s_%c.npy", tags[t],
+                     f ? 'f' : 'c');
+            check_matrix(spec, 5, 3, tags[t][2] == '4' ? CALIB_FLOAT32
+                                                       : CALIB_FLOAT64);
+        }
+    check_matrix(FIX "m_v2_lf8.npy", 5, 3, CALIB_FLOAT64);
+    check_matrix(FIX "m_v3_lf4.npy", 5, 3, CALIB_FLOAT32);
+    check_matrix(FIX "vec_lf8.npy", 5, 1, CALIB_FLOAT64);
+    check_matrix(FIX "col_bf4.npy", 5, 1, CALIB_FLOAT32);
+    check_matrix(FIX "col_lf8_f.npy", 5, 1, CALIB_FLOAT64);
+    check_matrix(FIX "m_hdr_order.npy", 5, 3, CALIB_FLOAT32);
+    check_matrix(FIX "vec_hdr_long.npy", 5, 1, CALIB_FLOAT64);
+    check_matrix(FIX "m_native.npy", 5, 3, CALIB_FLOAT64);
+    check_matrix(FIX "arch_stored.npz:predictions", 5, 3, CALIB_FLOAT32);
+    check_matrix(FIX "arch_deflated.npz:predictions.npy", 5, 3,
+                 CALIB_FLOAT64);
+    check_matrix(FIX "arch_deflated.npz:predictions", 5, 3, CALIB_FLOAT64);
+    check_matrix(FIX "arch_single.npz", 5, 3, CALIB_FLOAT64);
+    check_matrix(FIX "arch_single.npz:only", 5, 3, CALIB_FLOAT64);
+}
+
+/* Every "labels FILE v0 v1 ..." line of expected.txt. */
+static void test_labels(void)
+{
+    FILE *f = fopen(FIX "expected.txt", "r");
+    char line[1024];
+    int files = 0;
+
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char name[128], spec[160];
+        int64_t want[16], *got = NULL;
+        size_t nwant = 0, n = 0;
+        int used = 0;
+        char *p;
+        calib_error err;
+        calib_status st;
+
+        if (sscanf(line, "labels %127s%n", name, &used) != 1)
+            continue;
+        p = line + used;
+        while (nwant < 16) {
+            long long v;
+            int k;
+            if (sscanf(p, "%lld%n", &v, &k) != 1)
+                break;
+            want[nwant++] = (int64_t)v;
+            p += k;
+        }
+        snprintf(spec, sizeof spec, FIX "%s", name);
+        st = calib_read_labels(spec, &got, &n, &err);
+        CHECK_STATUS(st, CALIB_OK);
+        if (st != CALIB_OK) {
+            printf("  %s: %s\n", spec, err.message);
+            continue;
+        }
+        files++;
+        CHECK(n == nwant);
+        if (n == nwant)
+            for (size_t i = 0; i < n; i++)
+                if (got[i] != want[i]) {
+                    printf("FAIL %s[%zu] = %lld, want %lld\n", spec, i,
+                           (long long)got[i], (long long)want[i]);
+                    CHECK(got[i] == want[i]);
+                }
+        calib_free(got);
+    }
+    fclose(f);
+    CHECK(files >= 20);
+}
+
+static void test_bad_npy(void)
+{
+    calib_error err;
+    int64_t *lab = NULL;
+    size_t n = 0;
+
+    check_fails(read_matrix_err(FIX "no_such_file.npy", &err), &err,
+                CALIB_E_IO, "no_such_file.npy", "cannot open");
+    check_fails(read_matrix_err(FIX "bad_truncated.npy", &err), &err,
+                CALIB_E_FORMAT, "bad_truncated.npy",
+                "holds 100 bytes of data, header needs 120");
+    check_fails(read_matrix_err(FIX "bad_more_rows.npy", &err), &err,
+                CALIB_E_FORMAT, "bad_more_rows.npy",
+                "holds 60 bytes of data, header needs 12000");
+    CHECK(strcmp(err.field, "shape") == 0);
+    check_fails(read_matrix_err(FIX "bad_huge_rows.npy", &err), &err,
+                CALIB_E_TOO_LARGE, "bad_huge_rows.npy", "shape");
+    CHECK(strcmp(err.field, "shape") == 0);
+    check_fails(calib_read_labels(FIX "bad_huge_bytes.npy", &lab, &n, &err),
+                &err, CALIB_E_FORMAT, "bad_huge_bytes.npy",
+                "header needs 4611686018427387904");
+    check_fails(read_matrix_err(FIX "bad_magic.npy", &err), &err,
+                CALIB_E_FORMAT, "bad_magic.npy", "bad magic");
+    check_fails(read_matrix_err(FIX "bad_c16.npy", &err), &err,
+                CALIB_E_UNSUPPORTED, "bad_c16.npy", "'<c16'");
+    CHECK(strcmp(err.field, "descr") == 0);
+    check_fails(read_matrix_err(FIX "bad_f2.npy", &err), &err,
+                CALIB_E_UNSUPPORTED, "bad_f2.npy", "'<f2'");
+    check_fails(read_matrix_err(FIX "bad_u5.npy", &err), &err,
+                CALIB_E_UNSUPPORTED, "bad_u5.npy", "'<U5'");
+    check_fails(read_matrix_err(FIX "lab_li8.npy", &err), &err,
+                CALIB_E_UNSUPPORTED, "lab_li8.npy", "'<i8'");
+    check_fails(calib_read_labels(FIX "m_lf8_c.npy", &lab, &n, &err), &err,
+                CALIB_E_UNSUPPORTED, "m_lf8_c.npy", "'<f8'");
+    check_fails(calib_read_labels(FIX "m_lf8_c.npy", &lab, &n, &err), &err,
+                CALIB_E_UNSUPPORTED, "m_lf8_c.npy", "labels");
+    check_fails(read_matrix_err(FIX "bad_shape_text.npy", &err), &err,
+                CALIB_E_FORMAT, "bad_shape_text.npy", "'shape'");
+    CHECK(strcmp(err.field, "shape") == 0);
+    check_fails(read_matrix_err(FIX "bad_zero_rows.npy", &err), &err,
+                CALIB_E_SHAPE, "bad_zero_rows.npy", "zero rows");
+    check_fails(read_matrix_err(FIX "bad_3d.npy", &err), &err,
+                CALIB_E_SHAPE, "bad_3d.npy", "3 dimensions");
+    check_fails(read_matrix_err(FIX "bad_no_fortran.npy", &err), &err,
+                CALIB_E_FORMAT, "bad_no_fortran.npy", "'fortran_order'");
+    CHECK(strcmp(err.field, "fortran_order") == 0);
+    check_fails(read_matrix_err(FIX "bad_fortran_word.npy", &err), &err,
+                CALIB_E_FORMAT, "bad_fortran_word.npy", "True or False");
+    check_fails(calib_read_labels(FIX "bad_lab_u8_big.npy", &lab, &n, &err),
+                &err, CALIB_E_VALUE, "bad_lab_u8_big.npy",
+                "row 3: label 18446744073709551615");
+    CHECK(err.row == 3);
+    check_fails(calib_read_labels(FIX "m_lf8_c.npy", &lab, &n, &err), &err,
+                CALIB_E_UNSUPPORTED, "m_lf8_c.npy", "descr");
+    check_fails(read_matrix_err(FIX, &err), &err, CALIB_E_IO, "fixtures",
+                "directory");
+    CHECK(lab == NULL && n == 0);
+}
+
+static void test_bad_npz(void)
+{
+    calib_error err;
+
+    check_fails(read_matrix_err(FIX "arch_stored.npz:logits", &err), &err,
+                CALIB_E_ARGUMENT, "arch_stored.npz:logits",
+                "no array 'logits'");
+    CHECK(strstr(err.message, "predictions") != NULL);
+    CHECK(strstr(err.message, "ground_truth") != NULL);
+    check_fails(read_matrix_err(FIX "arch_stored.npz", &err), &err,
+                CALIB_E_ARGUMENT, "arch_stored.npz", "holds 2 arrays");
+    CHECK(strstr(err.message, "predictions") != NULL);
+    check_fails(read_matrix_err(FIX "bad_crc.npz:predictions", &err), &err,
+                CALIB_E_FORMAT, "bad_crc.npz:predictions", "CRC-32");
+    check_fails(read_matrix_err(FIX "bad_deflate.npz:predictions", &err),
+                &err, CALIB_E_FORMAT, "bad_deflate.npz:predictions",
+                "deflate");
+    /* the other member of the damaged archive is still fine */
+    check_matrix(FIX "arch_stored.npz:predictions", 5, 3, CALIB_FLOAT32);
+    check_fails(read_matrix_err(FIX "missing.npz:x", &err), &err,
+                CALIB_E_IO, "missing.npz", "cannot open");
+    check_fails(read_matrix_err(FIX "m_lf8_c.npy.npz", &err), &err,
+                CALIB_E_IO, "m_lf8_c.npy.npz", "cannot open");
+    check_fails(read_matrix_err(FIX "lab_li1.npy:x", &err), &err,
+                CALIB_E_IO, "lab_li1.npy:x", "cannot open");
+    check_fails(read_matrix_err(FIX "preds.tsv", &err), &err,
+                CALIB_E_FORMAT, "preds.tsv", "magic");
+}
+
+static void test_stream(void)
+{
+    calib_npy_stream *s = NULL;
+    calib_error err;
+    size_t rows = 0, cols = 0, got = 1, seen = 0;
+    calib_dtype dtype = CALIB_FLOAT64;
+    float chunk[2 * 3];
+    int bad = 0;
+
+    CHECK_STATUS(calib_npy_stream_open(FIX "m_bf4_c.npy", &s, &rows, &cols,
+                                       &dtype, &err), CALIB_OK);
+    CHECK(rows == 5 && cols == 3 && dtype == CALIB_FLOAT32);
+    while (s != NULL) {
+        CHECK_STATUS(calib_npy_stream_read(s, chunk, 2, &got, &err),
+                     CALIB_OK);
+        if (got == 0)
+            break;
+        CHECK(got == (seen < 4 ? 2u : 1u));
+        for (size_t i = 0; i < got; i++)
+            for (size_t j = 0; j < 3; j++)
+                if ((double)chunk[i * 3 + j] != fixture_value(seen + i, j, 3))
+                    bad++;
+        seen += got;
+    }
+    CHECK(seen == 5 && bad == 0);
+    calib_npy_stream_close(s);
+
+    s = NULL;
+    check_fails(calib_npy_stream_open(FIX "m_lf8_f.npy", &s, &rows, &cols,
+                                      &dtype, &err),
+                &err, CALIB_E_UNSUPPORTED, "m_lf8_f.npy", "Fortran");
+    CHECK(s == NULL);
+    check_fails(calib_npy_stream_open(FIX "bad_more_rows.npy", &s, &rows,
+                                      &cols, &dtype, &err),
+                &err, CALIB_E_FORMAT, "bad_more_rows.npy", "header needs");
+    CHECK_STATUS(calib_npy_stream_open(FIX "col_lf8_f.npy", &s, &rows, &cols,
+                                       &dtype, &err), CALIB_OK);
+    calib_npy_stream_close(s);
+}
+
+/* 1 when dir holds a file whose name starts with ".BASE." (a temporary
+ * file of ours left behind). */
+static int temp_left(const char *dir, const char *base)
+{
+    char prefix[128];
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+
+    snprintf(prefix, sizeof prefix, ".%s.", base);
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+            found = 1;
+    closedir(d);
+    return found;
+}
+
+static int file_equals(const char *path, const char *text)
+{
+    char buf[256];
+    FILE *f = fopen(path, "rb");
+    size_t n;
+
+    if (f == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strcmp(buf, text) == 0;
+}
+
+static void test_writers(void)
+{
+    char dir[] = "/tmp/calib_readers_XXXXXX";
+    char path[256], sub[256];
+    double m[4 * 3];
+    int64_t lab[4] = {3, -1, 0, INT64_MAX};
+    calib_matrix got = {0, 0, CALIB_FLOAT64, NULL};
+    int64_t *glab = NULL;
+    size_t n = 0;
+    calib_error err;
+    struct stat sb;
+    mode_t old_mask;
+
+    if (mkdtemp(dir) == NULL) {
+        CHECK(0);
+        return;
+    }
+    for (size_t i = 0; i < 12; i++)
+        m[i] = fixture_value(i / 3, i % 3, 3) / 7.0;
+
+    /* round trips through the readers, bit for bit */
+    snprintf(path, sizeof path, "%s/m.npy", dir);
+    CHECK_STATUS(calib_write_npy_f64(path, m, 4, 3, &err), CALIB_OK);
+    CHECK_STATUS(calib_read_matrix(path, &got, &err), CALIB_OK);
+    CHECK(got.rows == 4 && got.cols == 3 && got.dtype == CALIB_FLOAT64);
+    if (got.data != NULL)
+        CHECK(memcmp(got.data, m, sizeof m) == 0);
+    calib_matrix_free(&got);
+    CHECK(stat(path, &sb) == 0 && (sb.st_size - 128) == (off_t)sizeof m);
+
+    CHECK_STATUS(calib_write_npy_f64(path, m, 12, 0, &err), CALIB_OK);
+    CHECK_STATUS(calib_read_matrix(path, &got, &err), CALIB_OK);
+    CHECK(got.rows == 12 && got.cols == 1);
+    calib_matrix_free(&got);
+
+    snprintf(path, sizeof path, "%s/l.npy", dir);
+    CHECK_STATUS(calib_write_npy_i64(path, lab, 4, &err), CALIB_OK);
+    CHECK_STATUS(calib_read_labels(path, &glab, &n, &err), CALIB_OK);
+    CHECK(n == 4 && glab != NULL && memcmp(glab, lab, sizeof lab) == 0);
+    calib_free(glab);
+
+    snprintf(path, sizeof path, "%s/m.csv", dir);
+    {
+        double v[4] = {0.1, -2.5, 1e-300, 1.0 / 3.0};
+        CHECK_STATUS(calib_write_csv_f64(path, v, 2, 2, &err), CALIB_OK);
+        CHECK(file_equals(path, "0.10000000000000001,-2.5\n"
+                                "1e-300,"
+                                "0.33333333333333331\n"));
+    }
+
+    /* a new file gets 0666 & ~umask, not mkstemp's 0600 */
+    old_mask = umask(027);
+    snprintf(path, sizeof path, "%s/raw.bin", dir);
+    CHECK_STATUS(calib_write_file(path, "hello\n", 6, &err), CALIB_OK);
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640);
+    umask(old_mask);
+    CHECK(file_equals(path, "hello\n"));
+    CHECK(!temp_left(dir, "raw.bin"));
+
+    /* target is a directory: fails, no temporary file left */
+    snprintf(sub, sizeof sub, "%s/adir", dir);
+    CHECK(mkdir(sub, 0755) == 0);
+    check_fails(calib_write_file(sub, "x", 1, &err), &err, CALIB_E_IO,
+                "adir", "cannot replace");
+    CHECK(!temp_left(dir, "adir"));
+
+    /* directory not writable: fails, old file intact (root ignores the
+     * mode, so this part only runs for other users) */
+    snprintf(sub, sizeof sub, "%s/ro", dir);
+    CHECK(mkdir(sub, 0755) == 0);
+    snprintf(path, sizeof path, "%s/ro/keep.txt", dir);
+    CHECK_STATUS(calib_write_file(path, "old\n", 4, &err), CALIB_OK);
+    if (geteuid() != 0) {
+        CHECK(chmod(sub, 0555) == 0);
+        check_fails(calib_write_file(path, "new\n", 4, &err), &err,
+                    CALIB_E_IO, "keep.txt", "temporary");
+        CHECK(file_equals(path, "old\n"));
+        CHECK(!temp_left(sub, "keep.txt"));
+        chmod(sub, 0755);
+    }
+    /* missing directory */
+    check_fails(calib_write_npy_f64("/nonexistent_dir_calib/x.npy", m, 1, 1,
+                                    &err),
+                &err, CALIB_E_IO, "x.npy", "temporary");
+
+    /* nothing is left pending after completed and failed writes */
+    calib_remove_pending_files();
+    CHECK(file_equals(path, "old\n"));
+
+    unlink(path);
+    rmdir(sub);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    CHECK(system(path) == 0);
+}
+
+/* The real files: every array reads with the documented shape and dtype. */
+static int test_real_data(void)
+{
+    static const char *dirs[] = {
+        "cifar10-resnet50-ce", "cifar10-resnet50-focal",
+        "cifar10lt-densenet40", "cifar10lt-resnet110",
+        "cifar10lt-resnet110sd", "cifar10lt-wrn28"};
+    static const char *npz[] = {
+        "densenet-bc-100-cifar-100", "lenet-5-cifar-10", "lenet-5-cifar-100",
+        "wideresnet-16-4-cifar-10", "wideresnet-16-4-cifar-100"};
+    char spec[256];
+    calib_matrix m = {0, 0, CALIB_FLOAT64, NULL};
+    int64_t *lab = NULL;
+    size_t n = 0;
+    calib_error err;
+
+    if (!shared_data_present())
+        return 0;
+    for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++)
+        for (int split = 0; split < 2; split++) {
+            size_t rows = split == 0 ? 10000 : (d < 2 ? 5000 : 10216);
+            const char *pre = split == 0 ? "test" : "val";
+            snprintf(spec, sizeof spec, SHARED_DATA "/%s/%s_logits.npy",
+                     dirs[d], pre);
+            CHECK_STATUS(calib_read_matrix(spec, &m, &err), CALIB_OK);
+            CHECK(m.rows == rows && m.cols == 10 &&
+                  m.dtype == CALIB_FLOAT32);
+            calib_matrix_free(&m);
+            snprintf(spec, sizeof spec, SHARED_DATA "/%s/%s_labels.npy",
+                     dirs[d], pre);
+            CHECK_STATUS(calib_read_labels(spec, &lab, &n, &err), CALIB_OK);
+            CHECK(n == rows);
+            for (size_t i = 0; i < n && lab != NULL; i++)
+                if (lab[i] < 0 || lab[i] >= 10) {
+                    CHECK(0);
+                    break;
+                }
+            calib_free(lab);
+            lab = NULL;
+        }
+    CHECK_STATUS(calib_read_matrix(SHARED_DATA
+                                   "/cifar10-vgg16-probs/test_probs.npy",
+                                   &m, &err), CALIB_OK);
+    CHECK(m.rows == 10000 && m.cols == 10 && m.dtype == CALIB_FLOAT32);
+    calib_matrix_free(&m);
+    CHECK_STATUS(calib_read_labels(SHARED_DATA
+                                   "/cifar10-vgg16-probs/test_labels.npy",
+                                   &lab, &n, &err), CALIB_OK);
+    CHECK(n == 10000);
+    calib_free(lab);
+    lab = NULL;
+
+    for (size_t a = 0; a < sizeof npz / sizeof *npz; a++) {
+        size_t k = strstr(npz[a], "100") != NULL ? 100 : 10;
+        snprintf(spec, sizeof spec, SHARED_DATA "/netcal-probs/%s.npz:"
+                 "predictions", npz[a]);
+        CHECK_STATUS(calib_read_matrix(spec, &m, &err), CALIB_OK);
+        CHECK(m.rows == 10000 && m.cols == k && m.dtype == CALIB_FLOAT32);
+        if (m.rows == 10000 && m.cols == k) {
+            /* probabilities: the first row sums to 1 */
+            double s = 0.0;
+            for (size_t j = 0; j < k; j++)
+                s += calib_matrix_get(&m, 0, j);
+            CHECK_NEAR(s, 1.0, 1e-4);
+        }
+        calib_matrix_free(&m);
+        snprintf(spec, sizeof spec, SHARED_DATA "/netcal-probs/%s.npz:"
+                 "ground_truth", npz[a]);
+        CHECK_STATUS(calib_read_labels(spec, &lab, &n, &err), CALIB_OK);
+        CHECK(n == 10000);
+        calib_free(lab);
+        lab = NULL;
+    }
+    return 1;
+}
+
+int main(void)
+{
+    int real;
+
+    test_matrices();
+    test_labels();
+    test_bad_npy();
+    test_bad_npz();
+    test_stream();
+    test_writers();
+    real = test_real_data();
+    if (!real)
+        printf("real data part skipped: ../shared/data not found\n");
+    return check_done("test_readers");
+}

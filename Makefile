@@ -80,7 +80,7 @@ $(B)/examples/%: examples/%.c $(B)/libcalib.a
 	$(CC) -Iinclude $(ALL_CFLAGS) -D_POSIX_C_SOURCE=200809L -o $@ $< \
 	    $(B)/libcalib.a $(LDFLAGS) $(LDLIBS_CALIB)
 
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(REPLAY_BIN)
 examples: $(EX_BIN)
 
 deps:
@@ -119,3 +119,28 @@ uninstall:
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# Fuzzing with clang's libFuzzer: `make fuzz` builds build-fuzz/fuzz_TARGET
+# for each reader (fuzz/fuzz_TARGET.c). The replay drivers
+# $(B)/fuzz/replay_TARGET run the same targets over fuzz/corpus and
+# fuzz/regressions without libFuzzer, in `make check` and `make asan`.
+# See docs/robustness.md.
+FUZZ_TARGETS  = npy npz csv toplabel model
+REPLAY_TARGETS = npy npz
+REPLAY_BIN    = $(REPLAY_TARGETS:%=$(B)/fuzz/replay_%)
+FUZZ_SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all
+
+fuzz:
+	$(MAKE) B=build-fuzz CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SANITIZE="-fsanitize=fuzzer-no-link $(FUZZ_SANITIZE)" \
+	    $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+
+$(B)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(B)/libcalib.a
+	$(CC) $(CPPFLAGS) $(WARN) $(OPT) -pthread -fsanitize=fuzzer \
+	    $(FUZZ_SANITIZE) -o $@ $< $(B)/libcalib.a $(LDFLAGS) $(LDLIBS_CALIB)
+
+$(B)/fuzz/replay_%: fuzz/replay.c fuzz/fuzz_%.c fuzz/fuzz_common.h \
+                    $(B)/libcalib.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ fuzz/replay.c fuzz/fuzz_$*.c \
+	    $(B)/libcalib.a $(LDFLAGS) $(LDLIBS_CALIB)

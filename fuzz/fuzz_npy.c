@@ -1,0 +1,131 @@
+/*
+ * fuzz_npy.c - libFuzzer target for the .npy reader.
+ *
+ * The input is read as a prediction matrix and as labels twice: from
+ * memory (calib_npy_*_from_memory, the path of .npz members) and from a
+ * file IN.npy (calib_read_matrix, calib_read_labels, which read through a
+ * FILE), and once more through the chunked stream (calib_npy_stream_*).
+ * Results are read element by element so that a buffer shorter than its
+ * header claims shows up under AddressSanitizer; failures must leave the
+ * outputs untouched.
+ */
+#include "fuzz_common.h"
+#include "io_internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Rows per chunk: small and prime, so chunks rarely align with the end. */
+#define NPY_CHUNK_ROWS 7
+
+static void npy_matrix(const char *path)
+{
+    calib_matrix m;
+    calib_error err;
+    calib_status st;
+
+    memset(&m, 0x5a, sizeof m);
+    st = calib_read_matrix(path, &m, &err);
+    fuzz_check_error(st, &err);
+    if (st != CALIB_OK) {
+        fuzz_check_untouched(&m, sizeof m, 0x5a, "matrix");
+        return;
+    }
+    if (m.dtype != CALIB_FLOAT32 && m.dtype != CALIB_FLOAT64)
+        abort();
+    fuzz_keep(fuzz_touch_matrix(&m));
+    calib_matrix_free(&m);
+}
+
+static void npy_memory(const uint8_t *data, size_t size)
+{
+    calib_matrix m;
+    int64_t *labels = fuzz_labels_sentinel();
+    size_t n = 12345;
+    calib_error err;
+    calib_status st;
+
+    memset(&m, 0x5a, sizeof m);
+    st = calib_npy_matrix_from_memory(data, size, "mem.npy", &m, &err);
+    fuzz_check_error(st, &err);
+    if (st == CALIB_OK) {
+        fuzz_keep(fuzz_touch_matrix(&m));
+        calib_matrix_free(&m);
+    } else {
+        fuzz_check_untouched(&m, sizeof m, 0x5a, "matrix");
+    }
+    st = calib_npy_labels_from_memory(data, size, "mem.npy", &labels, &n,
+                                      &err);
+    fuzz_check_error(st, &err);
+    if (st == CALIB_OK) {
+        fuzz_keep(fuzz_touch_labels(labels, n));
+        calib_free(labels);
+    } else if (labels != fuzz_labels_sentinel() || n != 12345) {
+        abort();
+    }
+}
+
+static void npy_labels(const char *path)
+{
+    int64_t *labels = fuzz_labels_sentinel();
+    size_t n = 12345;
+    calib_error err;
+    calib_status st;
+
+    st = calib_read_labels(path, &labels, &n, &err);
+    fuzz_check_error(st, &err);
+    if (st != CALIB_OK) {
+        if (labels != fuzz_labels_sentinel() || n != 12345)
+            abort();
+        return;
+    }
+    fuzz_keep(fuzz_touch_labels(labels, n));
+    calib_free(labels);
+}
+
+static void npy_stream(const char *path)
+{
+    calib_npy_stream *s = NULL;
+    size_t rows = 0, cols = 0, got = 0, total = 0;
+    calib_dtype dtype = CALIB_FLOAT64;
+    calib_error err;
+    calib_status st;
+    size_t width;
+    unsigned char *chunk;
+
+    st = calib_npy_stream_open(path, &s, &rows, &cols, &dtype, &err);
+    fuzz_check_error(st, &err);
+    if (st != CALIB_OK)
+        return;
+    width = dtype == CALIB_FLOAT32 ? 4 : 8;
+    if (cols == 0 || cols > FUZZ_MAX_ELEMENTS / NPY_CHUNK_ROWS) {
+        calib_npy_stream_close(s);
+        return;
+    }
+    chunk = malloc(NPY_CHUNK_ROWS * cols * width);
+    if (chunk == NULL)
+        abort();
+    do {
+        st = calib_npy_stream_read(s, chunk, NPY_CHUNK_ROWS, &got, &err);
+        fuzz_check_error(st, &err);
+        if (st != CALIB_OK)
+            break;
+        if (got > NPY_CHUNK_ROWS)
+            abort();
+        total += got;
+        if (total > rows)
+            abort();
+    } while (got > 0);
+    free(chunk);
+    calib_npy_stream_close(s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *path = fuzz_write_input("in.npy", data, size);
+
+    npy_memory(data, size);
+    npy_matrix(path);
+    npy_labels(path);
+    npy_stream(path);
+    return 0;
+}

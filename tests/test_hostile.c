@@ -9,7 +9,9 @@
  * hands the model reader JSON nested a hundred thousand deep. The reader
  * must refuse with a status and a message that names the file, quickly,
  * and without asking for much memory: a counting allocator records the
- * peak of live bytes and refuses anything beyond HOSTILE_MAX_BYTES, and
+ * peak of live bytes and refuses anything beyond HOSTILE_MAX_BYTES (so a
+ * reader that would allocate what the header claims fails the test rather
+ * than the machine), and
  * getrusage gives the process's peak RSS for allocations that would
  * bypass calib_malloc. Each refusal is printed, for docs/robustness.md.
  */
@@ -77,6 +79,7 @@ static calib_status read_matrix(const char *spec, calib_error *err)
     calib_matrix m;
     calib_status st;
     ca_reset(0);
+    ca.limit_bytes = HOSTILE_MAX_BYTES;
     st = calib_read_matrix(spec, &m, err);
     if (st == CALIB_OK)
         calib_matrix_free(&m);
@@ -89,6 +92,7 @@ static calib_status read_labels(const char *spec, calib_error *err)
     size_t n = 0;
     calib_status st;
     ca_reset(0);
+    ca.limit_bytes = HOSTILE_MAX_BYTES;
     st = calib_read_labels(spec, &labels, &n, err);
     if (st == CALIB_OK)
         calib_free(labels);
@@ -380,6 +384,7 @@ static void huge_line(const char *what, int toplabel, const char *head,
         return;
     t0 = now();
     ca_reset(0);
+    ca.limit_bytes = HOSTILE_MAX_BYTES;
     if (toplabel) {
         calib_toplabel t;
         st = calib_read_toplabel(fifo, &t, &err);

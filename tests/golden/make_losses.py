@@ -166,5 +166,36 @@ def main():
         f.write("\n]}\n")
 
 
+def cli_fixture():
+    """A small input for tests/cli/loss_*.sh: loss_logits.npy (6 x 3,
+    float64, one row at logits 1e4), loss_labels.npy, and loss_expected.txt
+    with one line "NAME VALUE" per loss and the joint loss's gradient as
+    "grad VALUE..." (row-major)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    logits = np.array([[1e4, 1e4, -1e4],
+                       [2.5, 0.3, -1.1],
+                       [0.2, 1.7, 0.4],
+                       [-0.6, 0.1, 3.2],
+                       [1.1, 1.0, 0.9],
+                       [4.0, -2.0, 0.5]])
+    labels = np.array([0, 0, 2, 2, 1, 1], dtype=np.int64)
+    np.save(os.path.join(here, "loss_logits.npy"), logits)
+    np.save(os.path.join(here, "loss_labels.npy"), labels)
+    add_input("cli", logits, labels)
+    lines = []
+    for kind in ("ce", "smoothed", "kl", "joint", "focal", "focal-adaptive",
+                 "mmce", "soft-ece"):
+        c = case(kind, kind, "cli")
+        lines.append("%s %r" % (kind, c["value"]))
+        if kind == "joint":
+            grad = c["grad"]
+    c = case("joint-l0.5", "joint", "cli", lambda_=0.5, smoothing=0.2)
+    lines.append("joint-l0.5-eps0.2 %r" % c["value"])
+    lines.append("grad " + " ".join(repr(g) for g in grad))
+    with open(os.path.join(here, "loss_expected.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 if __name__ == "__main__":
     main()
+    cli_fixture()

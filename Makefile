@@ -102,6 +102,11 @@ demo: deps
 	$(MAKE) all examples
 	sh scripts/demo.sh
 
+# The lambda trade-off of the joint loss (scripts/tradeoff.sh).
+tradeoff: deps
+	$(MAKE) all examples
+	sh scripts/tradeoff.sh
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
 	    $(DESTDIR)$(BINDIR)

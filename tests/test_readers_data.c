@@ -5,6 +5,7 @@
  */
 #include "calib.h"
 #include "check.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -126,6 +127,70 @@ static void test_toplabel_dir(const char *dir, size_t want_rows,
     CHECK(files > 0);
 }
 
+/*
+ * The values: every array's sum and sum of squares against
+ * tests/golden/readers_data.txt (NumPy, math.fsum). The sums go through
+ * calib_xsum: exact but for squares below 2^-64, far under the tolerance.
+ */
+static void test_golden(void)
+{
+    FILE *f = fopen("tests/golden/readers_data.txt", "r");
+    char line[512];
+    int arrays = 0;
+
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char spec[256], path[300];
+        size_t rows, cols, got_rows = 0, got_cols = 0;
+        double sum, sumsq;
+        calib_xsum xs = {0, 0}, xq = {0, 0};
+        calib_matrix m = {0, 0, CALIB_FLOAT64, NULL};
+        int64_t *lab = NULL;
+        calib_error err;
+        calib_status st;
+
+        if (line[0] == '#' ||
+            sscanf(line, "%255s %zu %zu %lf %lf", spec, &rows, &cols, &sum,
+                   &sumsq) != 5)
+            continue;
+        snprintf(path, sizeof path, SHARED_DATA "/%s", spec);
+        if (strstr(spec, "labels") != NULL ||
+            strstr(spec, "ground_truth") != NULL) {
+            st = calib_read_labels(path, &lab, &got_rows, &err);
+            got_cols = 1;
+            for (size_t i = 0; st == CALIB_OK && i < got_rows; i++) {
+                calib_xsum_add(&xs, (double)lab[i]);
+                calib_xsum_add(&xq, (double)lab[i] * (double)lab[i]);
+            }
+            calib_free(lab);
+        } else {
+            st = calib_read_matrix(path, &m, &err);
+            got_rows = m.rows;
+            got_cols = m.cols;
+            for (size_t i = 0; st == CALIB_OK && i < m.rows; i++)
+                for (size_t j = 0; j < m.cols; j++) {
+                    double v = calib_matrix_get(&m, i, j);
+                    calib_xsum_add(&xs, v);
+                    calib_xsum_add(&xq, v * v);
+                }
+            calib_matrix_free(&m);
+        }
+        CHECK_STATUS(st, CALIB_OK);
+        if (st != CALIB_OK) {
+            printf("  %s\n", err.message);
+            continue;
+        }
+        arrays++;
+        CHECK(got_rows == rows && got_cols == cols);
+        CHECK_REL(calib_xsum_value(&xs), sum, 1e-15);
+        CHECK_REL(calib_xsum_value(&xq), sumsq, 1e-12);
+    }
+    fclose(f);
+    CHECK(arrays == 36);
+}
+
 int main(void)
 {
     calib_toplabel t;
@@ -136,6 +201,7 @@ int main(void)
         return 77;
     }
     test_arrays();
+    test_golden();
     test_toplabel_dir(SHARED_DATA "/imagenet-toplabel", 50000, 999);
     test_toplabel_dir(SHARED_DATA "/cifar-toplabel", 0, 199);
     test_toplabel_dir(SHARED_DATA "/misc-toplabel", 952, 19);

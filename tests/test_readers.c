@@ -12,8 +12,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FIX "tests/fixtures/"
@@ -415,6 +418,67 @@ static void test_writers(void)
     CHECK(system(path) == 0);
 }
 
+static void on_signal(int sig)
+{
+    calib_remove_pending_files();
+    _exit(128 + sig);
+}
+
+/*
+ * A write interrupted by SIGINT or SIGTERM, whose handler calls
+ * calib_remove_pending_files(), leaves the earlier file as it was and no
+ * temporary file. A child writes a CSV large enough to take a while; the
+ * parent signals it once the temporary file has appeared.
+ */
+static void test_interrupt(int sig)
+{
+    char dir[] = "/tmp/calib_intr_XXXXXX", path[128];
+    pid_t pid;
+    int status = 0, seen = 0;
+    calib_error err;
+
+    if (mkdtemp(dir) == NULL) {
+        CHECK(0);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    CHECK_STATUS(calib_write_file(path, "old\n", 4, &err), CALIB_OK);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        size_t n = (size_t)4 << 20;
+        double *v = calloc(n, sizeof *v);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        if (v == NULL)
+            _exit(3);
+        for (size_t i = 0; i < n; i++)
+            v[i] = 1.0 / (double)(i + 3);
+        calib_write_csv_f64(path, v, n / 4, 4, NULL);
+        _exit(0);  /* finished before the signal: inconclusive */
+    }
+    CHECK(pid > 0);
+    if (pid <= 0)
+        return;
+    for (int tries = 0; tries < 20000 && !seen; tries++) {
+        struct timespec ms = {0, 1000000};
+        seen = temp_left(dir, "out.csv");
+        if (!seen)
+            nanosleep(&ms, NULL);
+    }
+    CHECK(seen);
+    kill(pid, sig);
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 128 + sig);
+    CHECK(!temp_left(dir, "out.csv"));
+    CHECK(file_equals(path, "old\n"));
+    unlink(path);
+    CHECK(rmdir(dir) == 0);
+}
+
 /* The "csv NAME ROWS COLS LABELNAME labels... values..." line. */
 static int csv_expected(size_t *rows, size_t *cols, int64_t *lab,
                         double *val)
@@ -636,5 +700,7 @@ int main(void)
     test_stream();
     test_writers();
     test_csv();
+    test_interrupt(SIGINT);
+    test_interrupt(SIGTERM);
     return check_done("test_readers");
 }

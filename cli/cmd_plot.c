@@ -47,7 +47,7 @@ void cmd_plot_help(FILE *out)
         "  --labels F        labels (.npy or .npz:KEY) for .npy/.npz input\n"
         "  --delimiter C     CSV delimiter: a character or 'tab'\n"
         "  --header, --no-header   CSV has (not) a header line\n"
-        "  --label-column C  CSV label column: 1-based number or name\n"
+        "  --label-col C     CSV label column: 1-based number or name\n"
         "\n"
         "binning:\n"
         "  --bins N          number of bins (15)\n"
@@ -174,12 +174,12 @@ static int parse_args(int argc, char **argv, plot_args *a)
                 cli_error("--delimiter needs one character or 'tab'");
                 return -1;
             }
-        } else if (VALUE("--label-column")) {
+        } else if (VALUE("--label-col")) {
             char *end = NULL;
             long col = strtol(v, &end, 10);
             if (isdigit((unsigned char)v[0]) && *end == '\0') {
                 if (col < 1) {
-                    cli_error("--label-column counts from 1, got '%s'", v);
+                    cli_error("--label-col counts from 1, got '%s'", v);
                     return -1;
                 }
                 a->csv.label_column = col;

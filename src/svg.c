@@ -20,7 +20,9 @@
  * the values at 17 significant digits, the legend prints ECE and MCE with
  * 4 decimals and keeps the full value in data-value. Titles are escaped
  * for XML, invalid UTF-8 and control characters become U+FFFD, and long
- * titles are shortened on screen (the full text stays in <title>).
+ * titles are shortened on screen from the left, keeping the file name
+ * (the full text stays in <title>). A non-empty bin's count column is at
+ * least 1.5 px high so that a small bin next to a huge one stays visible.
  * The output has no XML declaration so that it can be inlined in HTML.
  * Every element id starts with "calib-svg-" so that a page holding several
  * diagrams can rename them.
@@ -43,6 +45,9 @@
 #define HIST_H 100.0
 #define LEGEND_Y 625.0
 #define LINE_STEP 20.0
+
+/* The least height of a non-empty count column, in px. */
+#define MIN_COLUMN_H 1.5
 
 /* Title characters shown before "..." on screen; about the plot width
  * at 16 px. */
@@ -164,24 +169,45 @@ static size_t utf8_length(const unsigned char *s, size_t left)
     return n;
 }
 
+/* Characters in text, an invalid byte counting as one (as sb_escape
+ * writes it). */
+static size_t utf8_chars(const unsigned char *s, size_t left)
+{
+    size_t chars = 0;
+
+    while (left > 0) {
+        size_t n = utf8_length(s, left);
+        n = n == 0 ? 1 : n;
+        s += n;
+        left -= n;
+        chars++;
+    }
+    return chars;
+}
+
 /*
  * Appends text escaped for XML character data and attribute values.
  * Characters XML 1.0 forbids and bytes that are not UTF-8 become U+FFFD.
- * With max_chars > 0, stops after that many characters and adds "...".
+ * With max_chars > 0 and a longer text, keeps its last max_chars - 1
+ * characters after a leading ellipsis: the end of a path names the file.
  */
 static void sb_escape(strbuf *sb, const char *text, size_t max_chars)
 {
     const unsigned char *s = (const unsigned char *)text;
-    size_t left = strlen(text), chars = 0;
+    size_t left = strlen(text), chars = utf8_chars(s, left);
 
+    if (max_chars > 1 && chars > max_chars) {
+        for (size_t skip = chars - max_chars + 1; skip > 0; skip--) {
+            size_t n = utf8_length(s, left);
+            n = n == 0 ? 1 : n;
+            s += n;
+            left -= n;
+        }
+        sb_puts(sb, "\xE2\x80\xA6");
+    }
     while (left > 0) {
         size_t n = utf8_length(s, left);
 
-        if (max_chars > 0 && chars == max_chars) {
-            sb_puts(sb, "\xE2\x80\xA6");
-            return;
-        }
-        chars++;
         if (n == 0) {
             sb_puts(sb, "\xEF\xBF\xBD");
             s++;
@@ -196,10 +222,8 @@ static void sb_escape(strbuf *sb, const char *text, size_t max_chars)
             case '"': sb_puts(sb, "&quot;"); break;
             case '\'': sb_puts(sb, "&#39;"); break;
             default:
-                if (s[0] < 0x20 && s[0] != '\t' && s[0] != '\n' &&
-                    s[0] != '\r')
-                    sb_puts(sb, "\xEF\xBF\xBD");
-                else if (s[0] == 0x7F)
+                if ((s[0] < 0x20 && s[0] != '\t' && s[0] != '\n' &&
+                     s[0] != '\r') || s[0] == 0x7F)
                     sb_puts(sb, "\xEF\xBF\xBD");
                 else
                     sb_put(sb, (const char *)s, 1);
@@ -425,6 +449,7 @@ static void put_bin(strbuf *sb, const calib_bin *b, size_t index,
 
     /* histogram column */
     h = max_count > 0.0 ? HIST_H * ((double)b->count / max_count) : 0.0;
+    h = fmax(h, MIN_COLUMN_H);
     sb_printf(sb, "<rect class=\"hist\" data-bin=\"%zu\" data-count=\"%llu\""
               " x=\"%.3f\" y=\"%.3f\" width=\"%.3f\" height=\"%.3f\""
               " fill=\"" COLOR_HIST "\" stroke=\"#ffffff\""

@@ -157,8 +157,8 @@ static void test_bars_and_legend(void)
         const calib_bin *b = &five_bins[(size_t)attr(p, "data-bin")];
 
         CHECK(attr(p, "data-count") == (double)b->count);
-        CHECK_NEAR(attr(p, "height"), 100.0 * (double)b->count / 10.0,
-                   1e-3);
+        CHECK_NEAR(attr(p, "height"),
+                   fmax(100.0 * (double)b->count / 10.0, 1.5), 1e-3);
         hists++;
     }
     CHECK(hists == 3);
@@ -207,9 +207,31 @@ static void test_escaping(void)
                      NULL, NULL, &svg, NULL), CALIB_OK);
     if (svg == NULL)
         return;
-    CHECK(strstr(svg, "from/somewhere/test_logits.npy</title>") != NULL);
-    CHECK(strstr(svg, "\xE2\x80\xA6</text>") != NULL);
+    CHECK(strstr(svg, ">results/very/long/path/to/a/file/of/predictions/"
+                      "from/somewhere/test_logits.npy</title>") != NULL);
+    CHECK(strstr(svg, "</title>\xE2\x80\xA6") != NULL);
+    CHECK(strstr(svg, "/from/somewhere/test_logits.npy</text>") != NULL);
+    CHECK(strstr(svg, "results/very/long/path/to/a/file/of/predictions/"
+                      "from/somewhere/test_logits.npy</text>") == NULL);
     calib_free(svg);
+
+    /* shortened by characters, not bytes: 60 two-byte letters keep 47 */
+    {
+        char title[128], shown[128];
+        for (int i = 0; i < 60; i++)
+            memcpy(title + 2 * i, "\xC3\xA9", 2);
+        title[120] = '\0';
+        memcpy(shown, "</title>\xE2\x80\xA6", 11);
+        memcpy(shown + 11, title, 94);
+        memcpy(shown + 105, "</text>", 8);
+        CHECK_STATUS(calib_svg_reliability(&m, title, NULL, NULL, &svg,
+                                           NULL), CALIB_OK);
+        if (svg == NULL)
+            return;
+        save("utf8.svg", svg);
+        CHECK(strstr(svg, shown) != NULL);
+        calib_free(svg);
+    }
 }
 
 static void test_pair(void)

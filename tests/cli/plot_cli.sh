@@ -1,0 +1,193 @@
+#!/bin/sh
+# calib plot: the SVG parses as XML, draws one bar per non-empty bin with
+# the numbers of `calib eval --format json` on the same input (ECE, MCE, N
+# and each bin), pair mode with --model, escaping of a hostile title, exit
+# statuses, and a failed run keeps the earlier file.
+PY=/usr/bin/python3
+DIR=$(cd "$(dirname "$0")" && pwd)
+[ -x "$CALIB" ] || { echo "SKIP: \$CALIB not built"; exit 77; }
+command -v xmllint >/dev/null 2>&1 ||
+    { echo "SKIP: xmllint not installed (libxml2-utils)"; exit 77; }
+[ -x "$PY" ] || { echo "SKIP: /usr/bin/python3 missing"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+status=0
+fail() { echo "FAIL: $*"; status=1; }
+
+# 400 samples, 3 classes, logits drawn by a fixed LCG: label,z0,z1,z2
+awk 'BEGIN {
+    s = 12345; print "label,z0,z1,z2";
+    for (i = 0; i < 400; i++) {
+        for (k = 0; k < 4; k++) { s = (s * 1103515245 + 12345) % 2147483648;
+                                  u[k] = s / 2147483648 }
+        y = int(u[0] * 3); z[0] = 0; z[1] = 0; z[2] = 0;
+        z[y] = 3 * u[1] + 0.2; z[(y + 1) % 3] = 4 * u[2]; z[(y + 2) % 3] = u[3];
+        printf "%d,%.6f,%.6f,%.6f\n", y, z[0], z[1], z[2]
+    } }' > "$tmp/val.csv"
+
+# --- the picture and its numbers --------------------------------------
+"$CALIB" plot --logits "$tmp/val.csv" --bins 12 -o "$tmp/a.svg" ||
+    fail "plot exited $?"
+xmllint --noout "$tmp/a.svg" || fail "a.svg is not well-formed XML"
+[ "$(xmllint --xpath 'name(/*)' "$tmp/a.svg")" = svg ] || fail "root not svg"
+
+"$CALIB" plot --logits "$tmp/val.csv" --bins 7 --scheme mass \
+    --bin-rule left --title 'a<b> & "c"' -o "$tmp/m.svg" ||
+    fail "plot --scheme mass exited $?"
+xmllint --noout "$tmp/m.svg" || fail "m.svg is not well-formed XML"
+grep -q 'a&lt;b&gt; &amp; &quot;c&quot;' "$tmp/m.svg" || fail "title not escaped"
+
+check_against_eval() { # SVG PANEL eval-flags...: PANEL single/before/after
+    svg=$1; panel=$2; shift 2
+    if ! "$CALIB" eval "$@" --format json > "$tmp/eval.json" 2>"$tmp/err"
+    then
+        echo "note: calib eval --format json failed: $(head -n 1 "$tmp/err")"
+        return 2
+    fi
+    "$PY" - "$svg" "$tmp/eval.json" "$panel" <<'PYEOF'
+import json, sys
+import xml.etree.ElementTree as ET
+svg = ET.parse(sys.argv[1]).getroot()
+ev = json.load(open(sys.argv[2]))
+def find(d, key):
+    if isinstance(d, dict):
+        if key in d:
+            return d[key]
+        for v in d.values():
+            r = find(v, key)
+            if r is not None:
+                return r
+    return None
+ns = "{http://www.w3.org/2000/svg}"
+panel = [g for g in svg.iter(ns + "g")
+         if g.get("data-panel") == sys.argv[3]][0]
+bad = []
+for key in ("ece", "mce", "n"):
+    want = float(find(ev, key))
+    got = float(panel.get("data-" + key))
+    if got != want:
+        bad.append("%s: svg %r, eval %r" % (key, got, want))
+stats = {t.get("data-name"): t for t in panel.iter(ns + "text")
+         if t.get("class") == "stat"}
+for key in ("ece", "mce"):
+    want = float(find(ev, key))
+    if "".join(stats[key].itertext()) != "%s = %.4f" % (key.upper(), want):
+        bad.append("legend %s: %r" % (key, "".join(stats[key].itertext())))
+    if float(stats[key].get("data-value")) != want:
+        bad.append("legend data-value %s" % key)
+bins = find(ev, "bins")
+bars = [r for r in panel.iter(ns + "rect") if r.get("class") == "bar"]
+nonempty = [(i, b) for i, b in enumerate(bins) if int(b["count"]) > 0]
+if len(bars) != len(nonempty):
+    bad.append("%d bars for %d non-empty bins" % (len(bars), len(nonempty)))
+for bar, (i, b) in zip(bars, nonempty):
+    if int(bar.get("data-bin")) != i:
+        bad.append("bar for bin %s, want %d" % (bar.get("data-bin"), i))
+    for key in ("lo", "hi", "count", "confidence", "accuracy"):
+        if float(bar.get("data-" + key)) != float(b[key]):
+            bad.append("bin %d %s: svg %s, eval %r" %
+                       (i, key, bar.get("data-" + key), b[key]))
+    if abs(float(bar.get("height")) - 360 * float(b["accuracy"])) > 2e-3:
+        bad.append("bin %d: height %s" % (i, bar.get("height")))
+for line in bad[:10]:
+    print("FAIL:", line)
+print("compared %d bars, ECE %.4f, MCE %.4f" %
+      (len(bars), float(find(ev, "ece")), float(find(ev, "mce"))))
+sys.exit(1 if bad else 0)
+PYEOF
+}
+compared=0
+check_against_eval "$tmp/a.svg" single --logits "$tmp/val.csv" --bins 12
+rc=$?; [ $rc -eq 0 ] && compared=$((compared + 1)); [ $rc -eq 1 ] && fail "a.svg"
+check_against_eval "$tmp/m.svg" single --logits "$tmp/val.csv" --bins 7 \
+    --scheme mass --bin-rule left
+rc=$?; [ $rc -eq 0 ] && compared=$((compared + 1)); [ $rc -eq 1 ] && fail "m.svg"
+
+# real data, when present: a 10-class .npy pair and a top-label CSV
+data=../shared/data
+if [ -f "$data/cifar10-resnet50-ce/test_logits.npy" ]; then
+    d=$data/cifar10-resnet50-ce
+    "$CALIB" plot --logits "$d/test_logits.npy" --labels "$d/test_labels.npy" \
+        -o "$tmp/c.svg" || fail "plot on cifar10 exited $?"
+    check_against_eval "$tmp/c.svg" single --logits "$d/test_logits.npy" \
+        --labels "$d/test_labels.npy"
+    rc=$?; [ $rc -eq 0 ] && compared=$((compared + 1)); [ $rc -eq 1 ] && fail "c.svg"
+    t=$data/imagenet-toplabel/torchvision_resnext101_32x8d.csv
+    "$CALIB" plot --toplabel "$t" --bins 20 -o "$tmp/t.svg" ||
+        fail "plot --toplabel exited $?"
+    # the published reference of ../shared/data/README.md
+    grep -q 'data-name="ece" data-value="0.0807362915143370' "$tmp/t.svg" ||
+        fail "top-label ECE is not 0.08073629151433703"
+    grep -q '>ECE = 0.0807<' "$tmp/t.svg" || fail "legend ECE"
+    grep -q '>N = 50000<' "$tmp/t.svg" || fail "legend N"
+    [ "$(grep -c 'class="bar"' "$tmp/t.svg")" = 20 ] || fail "20 bars"
+    check_against_eval "$tmp/t.svg" single --toplabel "$t" --bins 20
+    rc=$?; [ $rc -eq 0 ] && compared=$((compared + 1)); [ $rc -eq 1 ] && fail "t.svg"
+fi
+
+# --- before / after a saved calibrator --------------------------------
+if "$CALIB" fit --method temperature --logits "$tmp/val.csv" \
+    -o "$tmp/t.json" >/dev/null 2>&1; then
+    "$CALIB" plot --logits "$tmp/val.csv" --model "$tmp/t.json" \
+        -o "$tmp/pair.svg" || fail "plot --model exited $?"
+    xmllint --noout "$tmp/pair.svg" || fail "pair.svg is not XML"
+    [ "$(grep -c '<g class="panel"' "$tmp/pair.svg")" = 2 ] || fail "2 panels"
+    grep -q 'data-panel="after"' "$tmp/pair.svg" || fail "no after panel"
+    grep -q '>after temperature' "$tmp/pair.svg" || fail "after title"
+    # the left panel is the input's, the right one the calibrated
+    # probabilities' (apply -> CSV, labels pasted back in front)
+    check_against_eval "$tmp/pair.svg" before --logits "$tmp/val.csv"
+    rc=$?; [ $rc -eq 0 ] && compared=$((compared + 1)); [ $rc -eq 1 ] && fail "before"
+    if "$CALIB" apply "$tmp/t.json" --logits "$tmp/val.csv" \
+        -o "$tmp/cal.csv" >/dev/null 2>"$tmp/err"; then
+        awk -F, 'NR > 1 { print $1 }' "$tmp/val.csv" > "$tmp/y.txt"
+        grep -v '^[^0-9-]' "$tmp/cal.csv" | paste -d, "$tmp/y.txt" - \
+            > "$tmp/cal_y.csv"
+        check_against_eval "$tmp/pair.svg" after --probs "$tmp/cal_y.csv" \
+            --no-header
+        rc=$?; [ $rc -eq 0 ] && compared=$((compared + 1))
+        [ $rc -eq 1 ] && fail "after"
+    else
+        echo "note: calib apply failed: $(head -n 1 "$tmp/err")"
+    fi
+else
+    echo "note: calib fit not available; pair mode not checked here"
+fi
+printf '{"format": "calib-model", "version": 1' > "$tmp/bad.json"
+"$CALIB" plot --logits "$tmp/val.csv" --model "$tmp/bad.json" \
+    -o "$tmp/x.svg" 2>/dev/null
+rc=$?; [ $rc -eq 7 ] || [ $rc -eq 4 ] || fail "truncated model: exit $rc"
+[ -e "$tmp/x.svg" ] && fail "x.svg written despite the bad model"
+
+# --- usage and failures -----------------------------------------------
+"$CALIB" plot --logits "$tmp/val.csv" 2>/dev/null
+[ $? -eq 2 ] || fail "missing -o: want exit 2"
+"$CALIB" plot --logits "$tmp/val.csv" --bogus -o "$tmp/x.svg" 2>/dev/null
+[ $? -eq 2 ] || fail "unknown flag: want exit 2"
+"$CALIB" plot --toplabel "$tmp/val.csv" --model "$tmp/t.json" \
+    -o "$tmp/x.svg" 2>/dev/null
+[ $? -eq 2 ] || fail "--toplabel with --model: want exit 2"
+"$CALIB" plot --logits "$tmp/none.npy" --labels "$tmp/none.npy" \
+    -o "$tmp/x.svg" 2>"$tmp/err"
+[ $? -eq 3 ] || fail "missing input: want exit 3"
+[ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "error is not one line"
+"$CALIB" plot --logits "$tmp/val.csv" --bins 0 -o "$tmp/x.svg" 2>/dev/null
+[ $? -eq 2 ] || fail "--bins 0: want exit 2"
+"$CALIB" plot --logits "$tmp/val.csv" -o "$tmp/no/such/dir.svg" 2>/dev/null
+[ $? -eq 8 ] || fail "unwritable output: want exit 8"
+cp "$tmp/a.svg" "$tmp/keep.svg"
+printf 'label,z0\n1,abc\n' > "$tmp/broken.csv"
+"$CALIB" plot --logits "$tmp/broken.csv" -o "$tmp/keep.svg" 2>/dev/null
+[ $? -eq 4 ] || fail "malformed CSV: want exit 4"
+cmp -s "$tmp/a.svg" "$tmp/keep.svg" || fail "a failed run changed keep.svg"
+"$CALIB" plot --logits "$tmp/val.csv" -o - | xmllint --noout - ||
+    fail "-o - is not XML"
+"$CALIB" help plot | grep -q -- '--model' || fail "help lacks --model"
+
+[ $status -ne 0 ] && exit 1
+if [ $compared -eq 0 ]; then
+    echo "SKIP: calib eval --format json not available: nothing compared"
+    exit 77
+fi
+echo "plot_cli: ok ($compared diagrams compared with calib eval)"
+exit 0

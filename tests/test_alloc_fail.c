@@ -32,9 +32,9 @@
  * run forever: stop and say so. */
 /* Groups whose functions are written by other hands, enabled as they
  * land. */
-#define HAVE_CSV_READER 0
-#define HAVE_METRICS 0
-#define HAVE_MODELS 0
+#define HAVE_CSV_READER 1
+#define HAVE_METRICS 1
+#define HAVE_MODELS 1
 
 #define MAX_SWEEP 200000
 
@@ -50,11 +50,13 @@ static char csv_path[300], toplabel_path[300], out_path[300];
 /* The input of the in-memory groups: 6 rows, 3 classes. */
 #define N 6
 #define K 3
-static const double logits[N * K] = {
+static double logits[N * K] = {
     2.385, -0.5, 0.125,  -1.25, 0.75, 3.5,   0.0, 0.0, 0.0,
     1.5, 1.5, -2.0,      -3.0, 2.25, 0.5,    0.3, -0.7, 1.1};
 static const int64_t labels[N] = {0, 2, 1, 0, 1, 2};
 static double probs[N * K];
+static double binary[N] = {0.9, 0.2, 0.55, 0.7, 0.05, 0.4};
+static const int64_t binary_labels[N] = {1, 0, 1, 1, 0, 0};
 
 /* ---- the sweep ---- */
 
@@ -456,6 +458,289 @@ static void group_svg(void)
 {
     sweep("calib_svg_reliability", case_svg, NULL);
     sweep("calib_svg_reliability, two panels", case_svg, "two");
+}
+
+
+/* ---- metrics ---- */
+
+typedef struct eval_case {
+    const calib_matrix *preds;
+    calib_input input;
+    const int64_t *labels;
+    calib_bin_scheme scheme;
+    unsigned threads;
+} eval_case;
+
+static calib_status case_evaluate(const void *arg, calib_error *err)
+{
+    const eval_case *c = arg;
+    calib_eval_options opt;
+    calib_metrics m;
+    calib_status st;
+
+    calib_eval_options_default(&opt);
+    opt.scheme = c->scheme;
+    opt.threads = c->threads;
+    memset(&m, SENTINEL, sizeof m);
+    st = calib_evaluate(c->preds, c->input, c->labels, &opt, &m, err);
+    if (st == CALIB_OK)
+        calib_metrics_free(&m);
+    else
+        KEEP(untouched(&m, sizeof m), "metrics");
+    return st;
+}
+
+static calib_status case_to_probs(const void *arg, calib_error *err)
+{
+    const eval_case *c = arg;
+    calib_eval_options opt;
+    double *p;
+    calib_status st;
+
+    calib_eval_options_default(&opt);
+    memset(&p, SENTINEL, sizeof p);
+    st = calib_to_probs(c->preds, c->input, &opt, &p, err);
+    if (st == CALIB_OK)
+        calib_free(p);
+    else
+        KEEP(untouched(&p, sizeof p), "probs");
+    return st;
+}
+
+static calib_toplabel toplabel_records(void)
+{
+    static int64_t t[N] = {3, 1, 0, 5, 2, 2}, p[N] = {3, 7, 0, 2, 2, 1};
+    static double c[N] = {0.91, 0.42, 1.0, 0.3, 0.6, 0.55};
+    calib_toplabel r = {N, t, p, c};
+    return r;
+}
+
+static calib_status case_evaluate_toplabel(const void *arg,
+                                           calib_error *err)
+{
+    calib_toplabel t = toplabel_records();
+    calib_eval_options opt;
+    calib_metrics m;
+    calib_status st;
+
+    calib_eval_options_default(&opt);
+    opt.scheme = *(const calib_bin_scheme *)arg;
+    memset(&m, SENTINEL, sizeof m);
+    st = calib_evaluate_toplabel(&t, 8, &opt, &m, err);
+    if (st == CALIB_OK)
+        calib_metrics_free(&m);
+    else
+        KEEP(untouched(&m, sizeof m), "toplabel metrics");
+    return st;
+}
+
+/* alloc, add two chunks to two accumulators, merge, finish; and the same
+ * for top-label records. Every step's outputs are checked. */
+static calib_status case_accumulator(const void *arg, calib_error *err)
+{
+    int toplabel = arg != NULL;
+    size_t classes = toplabel ? 8 : K;   /* the records' labels are < 8 */
+    calib_eval_options opt;
+    calib_accumulator *a, *b = NULL;
+    calib_metrics m;
+    calib_status st;
+
+    calib_eval_options_default(&opt);
+    opt.scheme = CALIB_SCHEME_MASS;
+    memset(&a, SENTINEL, sizeof a);
+    st = calib_accumulator_alloc(classes, CALIB_LOGITS, &opt, &a, err);
+    if (st != CALIB_OK) {
+        KEEP(untouched(&a, sizeof a), "accumulator");
+        return st;
+    }
+    memset(&b, SENTINEL, sizeof b);
+    st = calib_accumulator_alloc(classes, CALIB_LOGITS, &opt, &b, err);
+    if (st != CALIB_OK) {
+        KEEP(untouched(&b, sizeof b), "accumulator");
+        b = NULL;
+    }
+    if (st == CALIB_OK && toplabel) {
+        calib_toplabel t = toplabel_records();
+        t.n = 3;
+        st = calib_accumulator_add_toplabel(a, &t, err);
+        t.true_label += 3;
+        t.pred_label += 3;
+        t.confidence += 3;
+        if (st == CALIB_OK)
+            st = calib_accumulator_add_toplabel(b, &t, err);
+    } else if (st == CALIB_OK) {
+        st = calib_accumulator_add(a, logits, CALIB_FLOAT64, labels, 3, 0,
+                                   err);
+        if (st == CALIB_OK)
+            st = calib_accumulator_add(b, logits + 3 * K, CALIB_FLOAT64,
+                                       labels + 3, 3, 3, err);
+    }
+    if (st == CALIB_OK)
+        st = calib_accumulator_merge(a, b, err);
+    if (st == CALIB_OK) {
+        memset(&m, SENTINEL, sizeof m);
+        st = calib_accumulator_finish(a, &m, err);
+        if (st == CALIB_OK)
+            calib_metrics_free(&m);
+        else
+            KEEP(untouched(&m, sizeof m), "finished metrics");
+    }
+    calib_accumulator_free(b);
+    calib_accumulator_free(a);
+    return st;
+}
+
+static void group_metrics(void)
+{
+    static const calib_matrix lm = {N, K, CALIB_FLOAT64, logits};
+    static calib_matrix pm = {N, K, CALIB_FLOAT64, probs};
+    static const calib_matrix bm = {N, 1, CALIB_FLOAT64, binary};
+    static const calib_bin_scheme width = CALIB_SCHEME_WIDTH;
+    static const calib_bin_scheme mass = CALIB_SCHEME_MASS;
+    static eval_case c[6];
+
+    c[0] = (eval_case){&lm, CALIB_LOGITS, labels, CALIB_SCHEME_WIDTH, 1};
+    c[1] = (eval_case){&lm, CALIB_LOGITS, labels, CALIB_SCHEME_MASS, 1};
+    c[2] = (eval_case){&lm, CALIB_LOGITS, labels, CALIB_SCHEME_WIDTH, 2};
+    c[3] = (eval_case){&pm, CALIB_PROBS, labels, CALIB_SCHEME_WIDTH, 1};
+    c[4] = (eval_case){&bm, CALIB_PROBS, binary_labels, CALIB_SCHEME_MASS,
+                       1};
+    c[5] = (eval_case){&bm, CALIB_LOGITS, binary_labels, CALIB_SCHEME_WIDTH,
+                       1};
+    sweep("calib_evaluate logits", case_evaluate, &c[0]);
+    sweep("calib_evaluate logits, equal-mass", case_evaluate, &c[1]);
+    sweep("calib_evaluate logits, 2 threads", case_evaluate, &c[2]);
+    sweep("calib_evaluate probs", case_evaluate, &c[3]);
+    sweep("calib_evaluate binary probs, equal-mass", case_evaluate, &c[4]);
+    sweep("calib_evaluate binary logits", case_evaluate, &c[5]);
+    sweep("calib_to_probs logits", case_to_probs, &c[0]);
+    sweep("calib_to_probs probs", case_to_probs, &c[3]);
+    sweep("calib_to_probs binary", case_to_probs, &c[5]);
+    sweep("calib_evaluate_toplabel", case_evaluate_toplabel, &width);
+    sweep("calib_evaluate_toplabel, equal-mass", case_evaluate_toplabel,
+          &mass);
+    sweep("calib_accumulator alloc/add/merge/finish", case_accumulator,
+          NULL);
+    sweep("calib_accumulator, top-label records", case_accumulator, "t");
+}
+
+/* ---- calibrators and model files ---- */
+
+static calib_model *fitted[CALIB_METHOD_COUNT];
+
+static calib_status case_fit(const void *arg, calib_error *err)
+{
+    calib_method method = *(const calib_method *)arg;
+    calib_matrix m = {N, K, CALIB_FLOAT64, logits};
+    calib_fit_options opt;
+    calib_model *model;
+    calib_status st;
+
+    calib_fit_options_default(&opt);
+    opt.threads = 1;
+    opt.n_bins = 4;
+    memset(&model, SENTINEL, sizeof model);
+    st = calib_fit(method, &m, CALIB_LOGITS, labels, &opt, &model, err);
+    if (st == CALIB_OK)
+        calib_model_free(model);
+    else
+        KEEP(untouched(&model, sizeof model), calib_method_name(method));
+    return st;
+}
+
+static calib_status case_model_json(const void *arg, calib_error *err)
+{
+    const calib_model *model = arg;
+    char *json;
+    calib_model *again;
+    calib_status st;
+
+    memset(&json, SENTINEL, sizeof json);
+    st = calib_model_to_json(model, &json, err);
+    if (st != CALIB_OK) {
+        KEEP(untouched(&json, sizeof json), "json");
+        return st;
+    }
+    memset(&again, SENTINEL, sizeof again);
+    st = calib_model_from_json(json, strlen(json), "m.json", &again, err);
+    if (st == CALIB_OK)
+        calib_model_free(again);
+    else
+        KEEP(untouched(&again, sizeof again), "model");
+    calib_free(json);
+    return st;
+}
+
+static calib_status case_model_file(const void *arg, calib_error *err)
+{
+    const calib_model *model = arg;
+    calib_model *again;
+    calib_status st;
+
+    CHECK(rf_write_text(out_path, earlier) == 0);
+    st = calib_model_save(model, out_path, err);
+    if (st != CALIB_OK) {
+        KEEP(file_is(out_path, earlier), "earlier model file");
+        KEEP(no_temporary(), "temporary file left");
+        return st;
+    }
+    KEEP(no_temporary(), "temporary file left");
+    memset(&again, SENTINEL, sizeof again);
+    st = calib_model_load(out_path, &again, err);
+    if (st == CALIB_OK)
+        calib_model_free(again);
+    else
+        KEEP(untouched(&again, sizeof again), "loaded model");
+    return st;
+}
+
+static calib_status case_model_apply(const void *arg, calib_error *err)
+{
+    const calib_model *model = arg;
+    calib_matrix m = {N, K, CALIB_FLOAT64, logits};
+    double out[N * K];
+    calib_status st;
+
+    memset(out, SENTINEL, sizeof out);
+    st = calib_model_apply(model, &m, CALIB_LOGITS, out, err);
+    if (st != CALIB_OK)
+        KEEP(untouched(out, sizeof out), "applied probs");
+    return st;
+}
+
+static void group_models(void)
+{
+    static calib_method methods[CALIB_METHOD_COUNT];
+    calib_matrix m = {N, K, CALIB_FLOAT64, logits};
+    calib_fit_options opt;
+    char name[96];
+
+    calib_fit_options_default(&opt);
+    opt.threads = 1;
+    opt.n_bins = 4;
+    for (int i = 0; i < CALIB_METHOD_COUNT; i++) {
+        const char *mn;
+        calib_error err;
+
+        methods[i] = (calib_method)i;
+        mn = calib_method_name(methods[i]);
+        snprintf(name, sizeof name, "calib_fit %s", mn);
+        sweep(name, case_fit, &methods[i]);
+
+        ca_reset(0);
+        fitted[i] = NULL;
+        CHECK_STATUS(calib_fit(methods[i], &m, CALIB_LOGITS, labels, &opt,
+                               &fitted[i], &err), CALIB_OK);
+        if (fitted[i] == NULL)
+            continue;
+        snprintf(name, sizeof name, "calib_model_to/from_json %s", mn);
+        sweep(name, case_model_json, fitted[i]);
+        snprintf(name, sizeof name, "calib_model_save/load %s", mn);
+        sweep(name, case_model_file, fitted[i]);
+        snprintf(name, sizeof name, "calib_model_apply %s", mn);
+        sweep(name, case_model_apply, fitted[i]);
+        calib_model_free(fitted[i]);
+    }
 }
 
 int main(void)

@@ -488,21 +488,28 @@ static calib_status short_read(const npy_source *src, const char *name,
                       need);
 }
 
-/* Column-major rows x cols into row-major, in blocks to stay in cache. */
+/* Column-major rows x cols into row-major, in blocks to stay in cache;
+ * the item size is a constant in each copy so that it compiles to moves. */
+#define TRANSPOSE_BLOCKS(SIZE)                                              \
+    for (size_t i0 = 0; i0 < rows; i0 += block)                             \
+        for (size_t j0 = 0; j0 < cols; j0 += block) {                       \
+            size_t i1 = i0 + block < rows ? i0 + block : rows;              \
+            size_t j1 = j0 + block < cols ? j0 + block : cols;              \
+            for (size_t i = i0; i < i1; i++)                                \
+                for (size_t j = j0; j < j1; j++)                            \
+                    memcpy(out + (i * cols + j) * (SIZE),                   \
+                           in + (j * rows + i) * (SIZE), (SIZE));           \
+        }
+
 static void transpose(const unsigned char *in, unsigned char *out,
                       size_t rows, size_t cols, size_t size)
 {
     const size_t block = 32;
 
-    for (size_t i0 = 0; i0 < rows; i0 += block)
-        for (size_t j0 = 0; j0 < cols; j0 += block) {
-            size_t i1 = i0 + block < rows ? i0 + block : rows;
-            size_t j1 = j0 + block < cols ? j0 + block : cols;
-            for (size_t i = i0; i < i1; i++)
-                for (size_t j = j0; j < j1; j++)
-                    memcpy(out + (i * cols + j) * size,
-                           in + (j * rows + i) * size, size);
-        }
+    if (size == 4)
+        TRANSPOSE_BLOCKS(4)
+    else
+        TRANSPOSE_BLOCKS(8)
 }
 
 static calib_status read_matrix_source(npy_source *src, const char *name,
@@ -801,6 +808,41 @@ calib_status calib_npy_labels_from_memory(const unsigned char *buf,
     return read_labels_source(&src, name, labels, n, err);
 }
 
+/*
+ * A matrix from an .npy image in a buffer we own: when no transposition is
+ * needed the data moves to the front of the buffer, which becomes the
+ * matrix, so a large .npz member is never held twice. *buf is NULL
+ * afterwards when it was taken.
+ */
+static calib_status matrix_from_owned(unsigned char **buf, size_t len,
+                                      const char *name, calib_matrix *out,
+                                      calib_error *err)
+{
+    npy_source src = {NULL, *buf, len, 0};
+    npy_header h;
+    calib_status st;
+
+    st = read_header(&src, name, &h, err);
+    if (st == CALIB_OK)
+        st = check_float_dtype(name, &h, err);
+    if (st == CALIB_OK)
+        st = check_shape(&src, name, &h, err);
+    if (st != CALIB_OK)
+        return st;
+    if (h.fortran && h.rows > 1 && h.cols > 1)
+        return calib_npy_matrix_from_memory(*buf, len, name, out, err);
+
+    memmove(*buf, *buf + h.data_offset, h.data_bytes);
+    if (h.swap)
+        swap_items(*buf, h.rows * h.cols, h.itemsize);
+    out->rows = h.rows;
+    out->cols = h.cols;
+    out->dtype = h.itemsize == 4 ? CALIB_FLOAT32 : CALIB_FLOAT64;
+    out->data = *buf;
+    *buf = NULL;
+    return CALIB_OK;
+}
+
 /* Reads member `key` of an archive into memory; key NULL: the only one. */
 static calib_status read_npz(const char *spec, const char *path,
                              const char *key, unsigned char **data,
@@ -829,7 +871,7 @@ calib_status calib_read_matrix(const char *spec, calib_matrix *out,
     if (npz || looks_like_zip(spec)) {
         st = read_npz(spec, npz ? path : spec, key, &owned, &size, err);
         if (st == CALIB_OK)
-            st = calib_npy_matrix_from_memory(owned, size, spec, out, err);
+            st = matrix_from_owned(&owned, size, spec, out, err);
         calib_free(owned);
         calib_free(path);
         return st;

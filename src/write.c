@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ static int claim_slot(const char *tmp)
         if (!pending_used[i]) {
             /* the name is complete before the flag says so */
             memcpy(pending_name[i], tmp, strlen(tmp) + 1);
+            atomic_signal_fence(memory_order_seq_cst);
             pending_used[i] = 1;
             slot = i;
             break;

@@ -1,15 +1,678 @@
-/* cmd_eval.c - placeholder until the command is written; replace whole. */
+/*
+ * cmd_eval.c - `calib eval`: every calibration metric of a prediction set,
+ * as an aligned table for people, JSON or one CSV line for programs.
+ *
+ * Predictions are logits (--logits) or probabilities (--probs) from .npy,
+ * .npz:KEY or CSV/TSV (chosen by the extension; "-" is standard input),
+ * with labels from --labels or, for CSV, a column of the same file; or
+ * top-label records (--toplabel). The library computes; this file parses,
+ * reads, reports and maps failures to exit statuses. Errors about a row
+ * of the input name the file that holds it (the library says which input
+ * in calib_error.field).
+ */
 #include "cli.h"
 
-int cmd_eval(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    cli_error("'eval' is not built yet");
-    return EXIT_INTERNAL;
-}
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };
+
+typedef struct eval_args {
+    const char *logits;
+    const char *probs;
+    const char *toplabel;
+    const char *labels;
+    size_t classes;          /* --classes, top-label input; 0 unknown */
+    int format;
+    calib_csv_options csv;
+    calib_eval_options eval;
+} eval_args;
 
 void cmd_eval_help(FILE *out)
 {
-    fprintf(out, "calib eval: not built yet\n");
+    fprintf(out,
+        "usage: calib eval --logits F --labels F [options]\n"
+        "       calib eval --probs F --labels F [options]\n"
+        "       calib eval --logits F.csv | --probs F.csv [options]\n"
+        "       calib eval --toplabel F.csv [--classes K] [options]\n"
+        "\n"
+        "Measures calibration: accuracy, NLL, Brier, KL to label-smoothed\n"
+        "targets, ECE, MCE, RMSCE, equal-mass ECE (ace), classwise ECE and\n"
+        "the reliability table. Formulas and sources: docs/metrics.md.\n"
+        "\n"
+        "inputs (logits or probabilities is always said, never guessed):\n"
+        "  --logits F      raw scores, N x K; one column = a binary task\n"
+        "                  (positive-class logit)\n"
+        "  --probs F       probabilities, rows summing to 1 within 1e-4;\n"
+        "                  one column = positive-class probability\n"
+        "  --toplabel F    CSV with true_label,pred_label,confidence; NLL,\n"
+        "                  Brier, KL and classwise ECE are then absent\n"
+        "  --labels F      integer labels in [0, K) (.npy or .npz:KEY);\n"
+        "                  not used with CSV predictions\n"
+        "  F is .npy, .npz:KEY, or CSV/TSV (.csv, .tsv, '-' = stdin) whose\n"
+        "  label column is given by:\n"
+        "  --label-col C   1-based column number or header name (1)\n"
+        "  --delimiter C   one character or 'tab' (detected)\n"
+        "  --header, --no-header   line 1 is (not) a header (detected)\n"
+        "  --classes K     number of classes of --toplabel input\n"
+        "\n"
+        "metrics:\n"
+        "  --bins M        number of bins (15)\n"
+        "  --scheme S      width (default): equal-width bins for ece, mce,\n"
+        "                  rmsce and the table; mass: equal-mass bins\n"
+        "                  (ace is always equal-mass, classwise always\n"
+        "                  equal-width)\n"
+        "  --bin-rule R    right (default): (lo, hi], first bin [0, 1/M],\n"
+        "                  as Guo et al. 2017; left: [lo, hi), last bin\n"
+        "                  closed, as NumPy / scikit-learn\n"
+        "  --smoothing EPS targets q = (1-EPS) onehot + EPS/K for KL (0.1)\n"
+        "  --eps CLIP      clip probabilities to [CLIP, 1] for NLL and KL;\n"
+        "                  by default nothing is clipped and p_y = 0 gives\n"
+        "                  NLL = inf, with the count of such rows\n"
+        "  --renormalize   probabilities: divide each row by its sum\n"
+        "  --sum-tolerance X  |row sum - 1| allowed for probabilities (1e-4)\n"
+        "  --top-label     binary input: ECE of the top label, max(p, 1-p)\n"
+        "                  against correctness (default: p against y)\n"
+        "  --threads N     threads (default: all cores); the result is the\n"
+        "                  same bits for any N\n"
+        "\n"
+        "output:\n"
+        "  --format F      table (default, for people), json (17 significant\n"
+        "                  digits, absent metrics null, infinity 1e999) or\n"
+        "                  csv (a header line and one line of the scalar\n"
+        "                  metrics; absent metrics empty)\n"
+        "\n"
+        "Exit statuses: 0 success, 2 usage, 3 an input cannot be read, 4 an\n"
+        "input is malformed or unsupported, 5 invalid data (NaN or\n"
+        "infinite values, labels out of range, row counts that differ, zero\n"
+        "rows or classes, probabilities not summing to 1), 6 out of memory.\n"
+        "See docs/cli.md.\n");
+}
+
+/* "--flag VALUE" or "--flag=VALUE": the value, or NULL if argv[*i] is
+ * another flag; sets *missing when the value is absent. */
+static const char *flag_value(int argc, char **argv, int *i,
+                              const char *flag, int *missing)
+{
+    const char *arg = argv[*i];
+    size_t len = strlen(flag);
+
+    if (strncmp(arg, flag, len) != 0)
+        return NULL;
+    if (arg[len] == '=')
+        return arg + len + 1;
+    if (arg[len] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        cli_error("%s needs a value", flag);
+        *missing = 1;
+        return NULL;
+    }
+    *i += 1;
+    return argv[*i];
+}
+
+static int parse_choice(const char *flag, const char *v, const char *a,
+                        const char *b, int *out)
+{
+    if (strcmp(v, a) == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (strcmp(v, b) == 0) {
+        *out = 1;
+        return 0;
+    }
+    cli_error("%s is '%s' or '%s', got '%s'", flag, a, b, v);
+    return -1;
+}
+
+static int parse_value(eval_args *a, const char *flag, const char *v)
+{
+    int choice = 0;
+    size_t size = 0;
+
+    if (strcmp(flag, "--bins") == 0)
+        return cli_parse_size(flag, v, &a->eval.n_bins);
+    if (strcmp(flag, "--classes") == 0)
+        return cli_parse_size(flag, v, &a->classes);
+    if (strcmp(flag, "--smoothing") == 0) {
+        if (cli_parse_double(flag, v, &a->eval.smoothing) != 0)
+            return -1;
+        if (a->eval.smoothing < 0.0 || a->eval.smoothing > 1.0) {
+            cli_error("--smoothing needs a value in [0, 1], got '%s'", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(flag, "--eps") == 0) {
+        if (cli_parse_double(flag, v, &a->eval.clip_eps) != 0)
+            return -1;
+        if (a->eval.clip_eps <= 0.0 || a->eval.clip_eps >= 1.0) {
+            cli_error("--eps needs a value in (0, 1), got '%s'", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(flag, "--sum-tolerance") == 0) {
+        if (cli_parse_double(flag, v, &a->eval.sum_tolerance) != 0)
+            return -1;
+        if (a->eval.sum_tolerance < 0.0 || a->eval.sum_tolerance >= 1.0) {
+            cli_error("--sum-tolerance needs a value in [0, 1), got '%s'",
+                      v);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(flag, "--threads") == 0) {
+        if (cli_parse_size(flag, v, &size) != 0)
+            return -1;
+        if (size > 4096) {
+            cli_error("--threads: at most 4096, got '%s'", v);
+            return -1;
+        }
+        a->eval.threads = (unsigned)size;
+        return 0;
+    }
+    if (strcmp(flag, "--scheme") == 0) {
+        if (parse_choice(flag, v, "width", "mass", &choice) != 0)
+            return -1;
+        a->eval.scheme = choice ? CALIB_SCHEME_MASS : CALIB_SCHEME_WIDTH;
+        return 0;
+    }
+    if (strcmp(flag, "--bin-rule") == 0) {
+        if (parse_choice(flag, v, "right", "left", &choice) != 0)
+            return -1;
+        a->eval.bin_rule = choice ? CALIB_BIN_LEFT : CALIB_BIN_RIGHT;
+        return 0;
+    }
+    if (strcmp(flag, "--format") == 0) {
+        if (strcmp(v, "table") == 0)
+            a->format = FORMAT_TABLE;
+        else if (strcmp(v, "json") == 0)
+            a->format = FORMAT_JSON;
+        else if (strcmp(v, "csv") == 0)
+            a->format = FORMAT_CSV;
+        else {
+            cli_error("--format is 'table', 'json' or 'csv', got '%s'", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(flag, "--delimiter") == 0) {
+        if (strcmp(v, "tab") == 0 || strcmp(v, "\\t") == 0)
+            a->csv.delimiter = '\t';
+        else if (strlen(v) == 1)
+            a->csv.delimiter = v[0];
+        else {
+            cli_error("--delimiter needs one character or 'tab', got '%s'",
+                      v);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(flag, "--label-col") == 0) {
+        char *end = NULL;
+        long col = strtol(v, &end, 10);
+        if (v[0] != '\0' && isdigit((unsigned char)v[0]) && *end == '\0') {
+            if (col < 1) {
+                cli_error("--label-col counts from 1, got '%s'", v);
+                return -1;
+            }
+            a->csv.label_column = col;
+            a->csv.label_name = NULL;
+        } else if (v[0] == '\0') {
+            cli_error("--label-col needs a column number or name");
+            return -1;
+        } else {
+            a->csv.label_name = v;
+        }
+        return 0;
+    }
+    return 1;  /* not a flag with a value of ours */
+}
+
+static int parse_args(int argc, char **argv, eval_args *a)
+{
+    static const char *const valued[] = {
+        "--logits", "--probs", "--toplabel", "--labels", "--bins",
+        "--classes", "--smoothing", "--eps", "--sum-tolerance", "--threads",
+        "--scheme", "--bin-rule", "--format", "--delimiter", "--label-col"};
+    int classes_given = 0;
+
+    memset(a, 0, sizeof *a);
+    calib_csv_options_default(&a->csv);
+    calib_eval_options_default(&a->eval);
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *v = NULL, *flag = NULL;
+        int missing = 0;
+
+        for (size_t f = 0; f < sizeof valued / sizeof *valued; f++) {
+            v = flag_value(argc, argv, &i, valued[f], &missing);
+            if (missing)
+                return -1;
+            if (v != NULL) {
+                flag = valued[f];
+                break;
+            }
+        }
+        if (flag == NULL) {
+            if (strcmp(arg, "--header") == 0)
+                a->csv.header = 1;
+            else if (strcmp(arg, "--no-header") == 0)
+                a->csv.header = 0;
+            else if (strcmp(arg, "--top-label") == 0)
+                a->eval.top_label = 1;
+            else if (strcmp(arg, "--renormalize") == 0)
+                a->eval.renormalize = 1;
+            else {
+                cli_error("eval: unknown argument '%s'; try 'calib help "
+                          "eval'", arg);
+                return -1;
+            }
+            continue;
+        }
+        if (v[0] == '\0') {
+            cli_error("%s needs a value", flag);
+            return -1;
+        }
+        if (strcmp(flag, "--logits") == 0)
+            a->logits = v;
+        else if (strcmp(flag, "--probs") == 0)
+            a->probs = v;
+        else if (strcmp(flag, "--toplabel") == 0)
+            a->toplabel = v;
+        else if (strcmp(flag, "--labels") == 0)
+            a->labels = v;
+        else if (parse_value(a, flag, v) != 0)
+            return -1;
+        if (strcmp(flag, "--classes") == 0)
+            classes_given = 1;
+    }
+
+    if ((a->logits != NULL) + (a->probs != NULL) + (a->toplabel != NULL)
+        != 1) {
+        cli_error("eval: give exactly one of --logits, --probs, --toplabel");
+        return -1;
+    }
+    if (a->toplabel != NULL && a->labels != NULL) {
+        cli_error("eval: %s holds its labels; drop --labels", a->toplabel);
+        return -1;
+    }
+    if (a->toplabel == NULL && classes_given) {
+        cli_error("eval: --classes is for --toplabel input; the classes of "
+                  "a prediction matrix are its columns");
+        return -1;
+    }
+    return 0;
+}
+
+/* CSV by name: standard input, or a .csv / .tsv extension (any case). */
+static int is_csv(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    char ext[4];
+
+    if (strcmp(path, "-") == 0)
+        return 1;
+    if (dot == NULL || (slash != NULL && slash > dot) || strlen(dot) != 4)
+        return 0;
+    for (size_t i = 0; i < 3; i++)
+        ext[i] = (char)tolower((unsigned char)dot[1 + i]);
+    ext[3] = '\0';
+    return strcmp(ext, "csv") == 0 || strcmp(ext, "tsv") == 0;
+}
+
+/* Prints a library failure; prefixes the file when the library could not
+ * know it (a bad row found while computing). */
+static int fail_in(const calib_error *err, const char *preds_file,
+                   const char *labels_file)
+{
+    const char *file = preds_file;
+
+    if (err->file[0] != '\0' || err->message[0] == '\0')
+        return cli_fail(err, 0);
+    if (strcmp(err->field, "labels") == 0 && labels_file != NULL)
+        file = labels_file;
+    cli_error("%s: %s", file, err->message);
+    return cli_exit_status(err->status, 0);
+}
+
+/* Reads predictions and labels; 0, or the exit status after a message. */
+static int read_inputs(const eval_args *a, const char *path,
+                       calib_matrix *preds, int64_t **labels)
+{
+    calib_error err;
+    size_t n = 0;
+
+    calib_error_clear(&err);
+    if (is_csv(path)) {
+        if (a->labels != NULL) {
+            cli_error("eval: %s holds its labels (--label-col); drop "
+                      "--labels", path);
+            return EXIT_USAGE;
+        }
+        if (calib_read_csv(path, &a->csv, preds, labels, &err) != CALIB_OK)
+            return cli_fail(&err, 0);
+        return 0;
+    }
+    if (a->labels == NULL) {
+        cli_error("eval: --labels is required with %s", path);
+        return EXIT_USAGE;
+    }
+    if (calib_read_matrix(path, preds, &err) != CALIB_OK)
+        return cli_fail(&err, 0);
+    if (calib_read_labels(a->labels, labels, &n, &err) != CALIB_OK) {
+        calib_matrix_free(preds);
+        return cli_fail(&err, 0);
+    }
+    if (n != preds->rows) {
+        cli_error("%s: %zu labels, but %s has %zu rows", a->labels, n, path,
+                  preds->rows);
+        calib_matrix_free(preds);
+        calib_free(*labels);
+        *labels = NULL;
+        return cli_exit_status(CALIB_E_SHAPE, 0);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Reports
+ * ------------------------------------------------------------------------ */
+
+typedef struct report {
+    const calib_metrics *m;
+    const char *input;       /* "logits", "probs", "toplabel" */
+    const char *preds_file;
+    const char *labels_file; /* NULL when inside preds_file */
+} report;
+
+static const char *ece_of(const calib_metrics *m)
+{
+    return m->binary && !m->top_label ? "positive-class" : "top-label";
+}
+
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void json_number(FILE *out, const char *key, double x)
+{
+    fprintf(out, "  \"%s\": ", key);
+    cli_print_double(out, x, 1);
+    fputs(",\n", out);
+}
+
+static void print_json(FILE *out, const report *r)
+{
+    const calib_metrics *m = r->m;
+    const calib_eval_options *o = &m->options;
+
+    fprintf(out, "{\n  \"n\": %zu,\n", m->n);
+    if (m->classes > 0)
+        fprintf(out, "  \"classes\": %zu,\n", m->classes);
+    else
+        fputs("  \"classes\": null,\n", out);
+    json_number(out, "accuracy", m->accuracy);
+    json_number(out, "nll", m->nll);
+    json_number(out, "brier", m->brier);
+    json_number(out, "ece", m->ece);
+    json_number(out, "mce", m->mce);
+    json_number(out, "rmsce", m->rmsce);
+    json_number(out, "ace", m->ace);
+    json_number(out, "classwise_ece", m->classwise_ece);
+    json_number(out, "kl_smoothed", m->kl_smoothed);
+    json_number(out, "mean_confidence", m->mean_confidence);
+    fprintf(out, "  \"nll_infinite_rows\": %llu,\n",
+            (unsigned long long)m->nll_infinite_rows);
+    fprintf(out, "  \"clipped_rows\": %llu,\n",
+            (unsigned long long)m->clipped_rows);
+
+    fputs("  \"bins\": [", out);
+    for (size_t b = 0; b < m->n_bins; b++) {
+        const calib_bin *bin = &m->bins[b];
+        fputs(b == 0 ? "\n    {\"lo\": " : ",\n    {\"lo\": ", out);
+        cli_print_double(out, bin->lo, 1);
+        fputs(", \"hi\": ", out);
+        cli_print_double(out, bin->hi, 1);
+        fprintf(out, ", \"count\": %llu, \"confidence\": ",
+                (unsigned long long)bin->count);
+        cli_print_double(out, bin->confidence, 1);
+        fputs(", \"accuracy\": ", out);
+        cli_print_double(out, bin->accuracy, 1);
+        fputs("}", out);
+    }
+    fputs(m->n_bins > 0 ? "\n  ],\n" : "],\n", out);
+
+    fprintf(out, "  \"conventions\": {\n    \"n_bins\": %zu,\n", o->n_bins);
+    fprintf(out, "    \"scheme\": \"%s\",\n",
+            o->scheme == CALIB_SCHEME_MASS ? "mass" : "width");
+    fprintf(out, "    \"bin_rule\": \"%s\",\n",
+            o->bin_rule == CALIB_BIN_LEFT ? "left" : "right");
+    fputs("    \"smoothing\": ", out);
+    cli_print_double(out, o->smoothing, 1);
+    fprintf(out, ",\n    \"input\": \"%s\",\n", r->input);
+    fprintf(out, "    \"binary\": %s,\n", m->binary ? "true" : "false");
+    fprintf(out, "    \"ece_of\": \"%s\",\n", ece_of(m));
+    fputs("    \"clip_eps\": ", out);
+    cli_print_double(out, o->clip_eps, 1);
+    fprintf(out, ",\n    \"renormalize\": %s,\n",
+            o->renormalize ? "true" : "false");
+    fputs("    \"predictions\": ", out);
+    json_string(out, r->preds_file);
+    fputs(",\n    \"labels\": ", out);
+    if (r->labels_file != NULL)
+        json_string(out, r->labels_file);
+    else
+        fputs("null", out);
+    fputs("\n  }\n}\n", out);
+}
+
+/* CSV: absent metrics are empty fields, infinity is "inf". */
+static void csv_number(FILE *out, double x, int last)
+{
+    if (!isnan(x))
+        cli_print_double(out, x, 0);
+    fputc(last ? '\n' : ',', out);
+}
+
+static void print_csv(FILE *out, const calib_metrics *m)
+{
+    fputs("n,classes,accuracy,nll,brier,ece,mce,rmsce,ace,classwise_ece,"
+          "kl_smoothed,mean_confidence,nll_infinite_rows,clipped_rows\n",
+          out);
+    fprintf(out, "%zu,", m->n);
+    if (m->classes > 0)
+        fprintf(out, "%zu", m->classes);
+    fputc(',', out);
+    csv_number(out, m->accuracy, 0);
+    csv_number(out, m->nll, 0);
+    csv_number(out, m->brier, 0);
+    csv_number(out, m->ece, 0);
+    csv_number(out, m->mce, 0);
+    csv_number(out, m->rmsce, 0);
+    csv_number(out, m->ace, 0);
+    csv_number(out, m->classwise_ece, 0);
+    csv_number(out, m->kl_smoothed, 0);
+    csv_number(out, m->mean_confidence, 0);
+    fprintf(out, "%llu,%llu\n", (unsigned long long)m->nll_infinite_rows,
+            (unsigned long long)m->clipped_rows);
+}
+
+/* One line of the table: name, value with 6 decimals, or a note. */
+static void table_metric(FILE *out, const char *name, double x,
+                         const char *absent)
+{
+    fprintf(out, "  %-16s ", name);
+    if (isnan(x))
+        fprintf(out, "-  (%s)\n", absent);
+    else if (isinf(x))
+        fprintf(out, "inf\n");
+    else
+        fprintf(out, "%.6f\n", x);
+}
+
+static void print_table(FILE *out, const report *r)
+{
+    const calib_metrics *m = r->m;
+    const calib_eval_options *o = &m->options;
+    const char *absent = "needs whole probability vectors";
+    int right = o->bin_rule == CALIB_BIN_RIGHT;
+
+    fprintf(out, "calib eval: %s %s", r->input, r->preds_file);
+    if (r->labels_file != NULL)
+        fprintf(out, ", labels %s", r->labels_file);
+    fprintf(out, "\n  N = %zu, ", m->n);
+    if (m->classes > 0)
+        fprintf(out, "K = %zu", m->classes);
+    else
+        fputs("K unknown", out);
+    if (m->binary)
+        fputs(" (binary: one positive-class column)", out);
+    fputs("\n\n", out);
+
+    table_metric(out, "accuracy", m->accuracy, absent);
+    table_metric(out, "mean confidence", m->mean_confidence, absent);
+    table_metric(out, "nll", m->nll, absent);
+    table_metric(out, "brier", m->brier, absent);
+    table_metric(out, "kl_smoothed", m->kl_smoothed, absent);
+    table_metric(out, "ece", m->ece, absent);
+    table_metric(out, "mce", m->mce, absent);
+    table_metric(out, "rmsce", m->rmsce, absent);
+    table_metric(out, "ace", m->ace, absent);
+    table_metric(out, "classwise_ece", m->classwise_ece, absent);
+    if (m->nll_infinite_rows > 0)
+        fprintf(out, "  note: %llu rows give the true class probability "
+                "0, so NLL is inf;\n        --eps CLIP clips "
+                "probabilities to [CLIP, 1]\n",
+                (unsigned long long)m->nll_infinite_rows);
+    if (o->clip_eps > 0.0)
+        fprintf(out, "  note: %llu rows clipped to [%g, 1] for NLL and KL\n",
+                (unsigned long long)m->clipped_rows, o->clip_eps);
+
+    fputs("\nconventions:\n", out);
+    fprintf(out, "  ece, mce, rmsce  %s, %zu %s bins",
+            m->binary && !m->top_label
+                ? "positive class (p against y)"
+                : "top label (max p against correctness)",
+            o->n_bins,
+            o->scheme == CALIB_SCHEME_MASS ? "equal-mass" : "equal-width");
+    if (o->scheme == CALIB_SCHEME_WIDTH)
+        fprintf(out, ", %s",
+                right ? "right-closed (lo, hi], first [0, 1/M]"
+                      : "left-closed [lo, hi), last [1 - 1/M, 1]");
+    fputs("\n", out);
+    fprintf(out, "  ace              equal-mass bins (%zu asked), ties "
+            "share a bin\n", o->n_bins);
+    if (m->has_full_probs) {
+        fprintf(out, "  classwise_ece    mean over all classes, %zu "
+                "equal-width bins, %s\n", o->n_bins, right ? "right" : "left");
+        fprintf(out, "  kl_smoothed      KL(q || p), q = (1 - %g) onehot + %g "
+                "/ K\n", o->smoothing, o->smoothing);
+        fprintf(out, "  probabilities    %s%s\n",
+                o->clip_eps > 0.0 ? "clipped for NLL and KL"
+                                  : "not clipped",
+                o->renormalize ? ", rows renormalised" : "");
+    }
+    fprintf(out, "\nreliability (%zu bins):\n", m->n_bins);
+    fprintf(out, "  %4s  %-9s %-9s %9s  %10s  %9s  %9s\n", "bin", "lo", "hi",
+            "count", "confidence", "accuracy", "gap");
+    for (size_t b = 0; b < m->n_bins; b++) {
+        const calib_bin *bin = &m->bins[b];
+        fprintf(out, "  %4zu  %-9.6f %-9.6f %9llu", b, bin->lo, bin->hi,
+                (unsigned long long)bin->count);
+        if (bin->count > 0)
+            fprintf(out, "  %10.6f  %9.6f  %9.6f\n", bin->confidence,
+                    bin->accuracy, fabs(bin->accuracy - bin->confidence));
+        else
+            fprintf(out, "  %10s  %9s  %9s\n", "-", "-", "-");
+    }
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    eval_args a;
+    calib_matrix preds = {0, 0, CALIB_FLOAT64, NULL};
+    calib_toplabel records = {0, NULL, NULL, NULL};
+    calib_metrics m;
+    int64_t *labels = NULL;
+    int rc = 0, have_metrics = 0;
+    calib_error err;
+    report r;
+
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cmd_eval_help(stdout);
+            return 0;
+        }
+    if (parse_args(argc, argv, &a) != 0)
+        return EXIT_USAGE;
+    calib_error_clear(&err);
+    memset(&m, 0, sizeof m);
+    memset(&r, 0, sizeof r);
+
+    if (a.toplabel != NULL) {
+        r.input = "toplabel";
+        r.preds_file = a.toplabel;
+        if (calib_read_toplabel(a.toplabel, &records, &err) != CALIB_OK) {
+            rc = cli_fail(&err, 0);
+            goto done;
+        }
+        if (calib_evaluate_toplabel(&records, a.classes, &a.eval, &m, &err)
+            != CALIB_OK) {
+            rc = fail_in(&err, a.toplabel, NULL);
+            goto done;
+        }
+    } else {
+        calib_input input = a.logits != NULL ? CALIB_LOGITS : CALIB_PROBS;
+        r.input = a.logits != NULL ? "logits" : "probs";
+        r.preds_file = a.logits != NULL ? a.logits : a.probs;
+        r.labels_file = is_csv(r.preds_file) ? NULL : a.labels;
+        rc = read_inputs(&a, r.preds_file, &preds, &labels);
+        if (rc != 0)
+            goto done;
+        if (calib_evaluate(&preds, input, labels, &a.eval, &m, &err)
+            != CALIB_OK) {
+            rc = fail_in(&err, r.preds_file, r.labels_file);
+            goto done;
+        }
+    }
+    have_metrics = 1;
+    m.options.threads = a.eval.threads;
+    r.m = &m;
+
+    if (a.format == FORMAT_JSON)
+        print_json(stdout, &r);
+    else if (a.format == FORMAT_CSV)
+        print_csv(stdout, &m);
+    else
+        print_table(stdout, &r);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("eval: cannot write the report to standard output");
+        rc = EXIT_OUTPUT;
+    }
+
+done:
+    if (have_metrics)
+        calib_metrics_free(&m);
+    calib_matrix_free(&preds);
+    calib_free(labels);
+    calib_toplabel_free(&records);
+    return rc;
 }

@@ -1,0 +1,212 @@
+/*
+ * fit_common.c - what `calib fit`, `calib apply` and `calib run` share:
+ * the fitting options, reading predictions and labels, and the JSON
+ * objects of metrics and fit diagnostics.
+ *
+ * The metrics object carries the keys of `calib eval --format json` so
+ * that the "test" entries of summary.json read like an eval report.
+ */
+#include "fit_common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cli_flag_value(int argc, char **argv, int *i, const char *flag)
+{
+    size_t len = strlen(flag);
+    const char *a = argv[*i];
+
+    if (strncmp(a, flag, len) != 0)
+        return NULL;
+    if (a[len] == '=')
+        return a + len + 1;
+    if (a[len] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        cli_error("%s needs a value", flag);
+        return "";
+    }
+    (*i)++;
+    return argv[*i];
+}
+
+int cli_fit_option(int argc, char **argv, int *i, calib_fit_options *opt)
+{
+    const char *v;
+
+    if ((v = cli_flag_value(argc, argv, i, "--bins")) != NULL)
+        return cli_parse_size("--bins", v, &opt->n_bins) == 0 ? 1 : -1;
+    if ((v = cli_flag_value(argc, argv, i, "--max-iterations")) != NULL)
+        return cli_parse_size("--max-iterations", v, &opt->max_iterations)
+                       == 0 ? 1 : -1;
+    if ((v = cli_flag_value(argc, argv, i, "--threads")) != NULL) {
+        size_t t;
+        if (cli_parse_size("--threads", v, &t) != 0)
+            return -1;
+        if (t > 4096) {
+            cli_error("--threads: at most 4096, got %zu", t);
+            return -1;
+        }
+        opt->threads = (unsigned)t;
+        return 1;
+    }
+    if ((v = cli_flag_value(argc, argv, i, "--scheme")) != NULL) {
+        if (strcmp(v, "width") == 0)
+            opt->scheme = CALIB_SCHEME_WIDTH;
+        else if (strcmp(v, "mass") == 0)
+            opt->scheme = CALIB_SCHEME_MASS;
+        else {
+            cli_error("--scheme must be width or mass, got '%s'", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((v = cli_flag_value(argc, argv, i, "--bin-rule")) != NULL) {
+        if (strcmp(v, "right") == 0)
+            opt->bin_rule = CALIB_BIN_RIGHT;
+        else if (strcmp(v, "left") == 0)
+            opt->bin_rule = CALIB_BIN_LEFT;
+        else {
+            cli_error("--bin-rule must be right or left, got '%s'", v);
+            return -1;
+        }
+        return 1;
+    }
+#define NONNEG_DOUBLE(name, field)                                         \
+    if ((v = cli_flag_value(argc, argv, i, name)) != NULL) {               \
+        if (cli_parse_double(name, v, &opt->field) != 0)                   \
+            return -1;                                                     \
+        if (opt->field < 0.0) {                                            \
+            cli_error("%s must be >= 0, got '%s'", name, v);               \
+            return -1;                                                     \
+        }                                                                  \
+        return 1;                                                          \
+    }
+    NONNEG_DOUBLE("--l2", l2)
+    NONNEG_DOUBLE("--dirichlet-lambda", dirichlet_lambda)
+    NONNEG_DOUBLE("--dirichlet-mu", dirichlet_mu)
+    NONNEG_DOUBLE("--tolerance", tolerance)
+#undef NONNEG_DOUBLE
+    return 0;
+}
+
+void cli_fit_options_help(FILE *out)
+{
+    fprintf(out,
+        "  --bins M              histogram binning: bins; 15\n"
+        "  --scheme width|mass   histogram binning: equal width (default)\n"
+        "                        or equal mass\n"
+        "  --bin-rule right|left bins (lo, hi] (default) or [lo, hi)\n"
+        "  --l2 X                vector/matrix scaling: L2 weight; 1e-4\n"
+        "  --dirichlet-lambda X  Dirichlet: off-diagonal weight; 1e-3\n"
+        "  --dirichlet-mu X      Dirichlet: intercept weight; 1e-3\n"
+        "  --tolerance X         relative tolerance; 1e-12\n"
+        "  --max-iterations N    0 or absent: the method's default\n"
+        "  --threads N           threads (results do not depend on it);\n"
+        "                        all cores by default\n");
+}
+
+int cli_read_preds(const char *spec, calib_matrix *m)
+{
+    calib_error err;
+    if (calib_read_matrix(spec, m, &err) != CALIB_OK)
+        return cli_fail(&err, 0);
+    return 0;
+}
+
+int cli_read_labels_for(const char *spec, size_t rows, int64_t **labels)
+{
+    calib_error err;
+    size_t n = 0;
+
+    if (calib_read_labels(spec, labels, &n, &err) != CALIB_OK)
+        return cli_fail(&err, 0);
+    if (n != rows) {
+        cli_error("%s: %zu labels for %zu rows of predictions", spec, n,
+                  rows);
+        calib_free(*labels);
+        *labels = NULL;
+        return EXIT_DATA;
+    }
+    return 0;
+}
+
+static void key_double(FILE *out, const char *pad, const char *key,
+                       double x, int last)
+{
+    fprintf(out, "%s\"%s\": ", pad, key);
+    cli_print_double(out, x, 1);
+    fputs(last ? "\n" : ",\n", out);
+}
+
+void cli_print_metrics_json(FILE *out, const calib_metrics *m, int indent)
+{
+    char pad[64], pad2[64];
+    const calib_eval_options *o = &m->options;
+    int w = indent < 0 ? 0 : indent > 40 ? 40 : indent;
+
+    snprintf(pad, sizeof pad, "%*s", w + 2, "");
+    snprintf(pad2, sizeof pad2, "%*s", w + 4, "");
+    fputs("{\n", out);
+    fprintf(out, "%s\"n\": %zu,\n", pad, m->n);
+    fprintf(out, "%s\"classes\": %zu,\n", pad, m->classes);
+    fprintf(out, "%s\"binary\": %s,\n", pad, m->binary ? "true" : "false");
+    key_double(out, pad, "accuracy", m->accuracy, 0);
+    key_double(out, pad, "mean_confidence", m->mean_confidence, 0);
+    key_double(out, pad, "nll", m->nll, 0);
+    fprintf(out, "%s\"nll_infinite_rows\": %llu,\n", pad,
+            (unsigned long long)m->nll_infinite_rows);
+    key_double(out, pad, "brier", m->brier, 0);
+    key_double(out, pad, "kl_smoothed", m->kl_smoothed, 0);
+    key_double(out, pad, "ece", m->ece, 0);
+    key_double(out, pad, "mce", m->mce, 0);
+    key_double(out, pad, "rmsce", m->rmsce, 0);
+    key_double(out, pad, "ace", m->ace, 0);
+    key_double(out, pad, "classwise_ece", m->classwise_ece, 0);
+    fprintf(out, "%s\"clipped_rows\": %llu,\n", pad,
+            (unsigned long long)m->clipped_rows);
+
+    fprintf(out, "%s\"conventions\": {\"n_bins\": %zu, \"bin_rule\": "
+            "\"%s\", \"scheme\": \"%s\", \"smoothing\": ", pad, o->n_bins,
+            o->bin_rule == CALIB_BIN_LEFT ? "left" : "right",
+            o->scheme == CALIB_SCHEME_MASS ? "mass" : "width");
+    cli_print_double(out, o->smoothing, 1);
+    fputs(", \"clip_eps\": ", out);
+    cli_print_double(out, o->clip_eps, 1);
+    fprintf(out, ", \"top_label\": %s},\n", m->top_label ? "true" : "false");
+
+    fprintf(out, "%s\"bins\": [", pad);
+    for (size_t b = 0; b < m->n_bins; b++) {
+        const calib_bin *bin = &m->bins[b];
+        fprintf(out, "%s\n%s{\"lo\": ", b == 0 ? "" : ",", pad2);
+        cli_print_double(out, bin->lo, 1);
+        fputs(", \"hi\": ", out);
+        cli_print_double(out, bin->hi, 1);
+        fprintf(out, ", \"count\": %llu, \"confidence\": ",
+                (unsigned long long)bin->count);
+        cli_print_double(out, bin->confidence, 1);
+        fputs(", \"accuracy\": ", out);
+        cli_print_double(out, bin->accuracy, 1);
+        fputc('}', out);
+    }
+    fprintf(out, "%s%s]\n%*s}", m->n_bins > 0 ? "\n" : "",
+            m->n_bins > 0 ? pad : "", w, "");
+}
+
+void cli_print_fit_json(FILE *out, const calib_fit_info *fi,
+                        double temperature)
+{
+    fprintf(out, "{\"n\": %zu, \"nll_before\": ", fi->n);
+    cli_print_double(out, fi->nll_before, 1);
+    fputs(", \"nll_after\": ", out);
+    cli_print_double(out, fi->nll_after, 1);
+    fprintf(out, ", \"iterations\": %zu, \"gradient\": ", fi->iterations);
+    cli_print_double(out, fi->gradient, 1);
+    fprintf(out, ", \"status\": \"%s\"", fi->status);
+    if (!isnan(temperature)) {
+        fputs(", \"temperature\": ", out);
+        cli_print_double(out, temperature, 1);
+    }
+    fputc('}', out);
+}

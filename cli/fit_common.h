@@ -1,0 +1,44 @@
+/*
+ * fit_common.h - option parsing and input reading shared by `calib fit`,
+ * `calib apply` and `calib run` (cli/fit_common.c).
+ */
+#ifndef CALIB_CLI_FIT_COMMON_H
+#define CALIB_CLI_FIT_COMMON_H
+
+#include "cli.h"
+
+/*
+ * If argv[*i] is `flag` ("--flag VALUE" or "--flag=VALUE"), returns its
+ * value and advances *i past it; a missing value prints a usage error and
+ * returns "" (callers treat "" as an error). NULL if argv[*i] is another
+ * argument.
+ */
+const char *cli_flag_value(int argc, char **argv, int *i, const char *flag);
+
+/*
+ * Parses one of the fitting options at argv[*i]: --bins, --scheme,
+ * --bin-rule, --l2, --dirichlet-lambda, --dirichlet-mu, --tolerance,
+ * --max-iterations, --threads. Returns 1 if it was one (and valid), 0 if
+ * argv[*i] is something else, -1 after printing a usage error.
+ */
+int cli_fit_option(int argc, char **argv, int *i, calib_fit_options *opt);
+
+/* Help text of those options. */
+void cli_fit_options_help(FILE *out);
+
+/* Reads a prediction matrix (.npy or .npz:KEY); prints the error and
+ * returns the exit status, or 0. */
+int cli_read_preds(const char *spec, calib_matrix *m);
+
+/* Reads labels and checks their count against `rows`; same returns. */
+int cli_read_labels_for(const char *spec, size_t rows, int64_t **labels);
+
+/* Prints a calib_metrics as a JSON object (the keys of `calib eval
+ * --format json`), indented by `indent` spaces. */
+void cli_print_metrics_json(FILE *out, const calib_metrics *m, int indent);
+
+/* Prints a calib_fit_info as a JSON object, one line. */
+void cli_print_fit_json(FILE *out, const calib_fit_info *fi,
+                        double temperature);
+
+#endif /* CALIB_CLI_FIT_COMMON_H */

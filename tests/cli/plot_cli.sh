@@ -153,6 +153,28 @@ if "$CALIB" fit --method temperature --logits "$tmp/val.csv" \
 else
     echo "note: calib fit not available; pair mode not checked here"
 fi
+# binary: one score column; the calibrated [1 - p, p] is drawn as p
+awk -F, 'NR > 1 { z = $3 - $2; print ($1 == 1 ? 1 : 0) "," z }' \
+    "$tmp/val.csv" > "$tmp/bin.csv"
+"$CALIB" plot --logits "$tmp/bin.csv" --no-header -o "$tmp/b.svg" ||
+    fail "binary plot exited $?"
+grep -q '>binary: p against y<' "$tmp/b.svg" || fail "binary legend"
+check_against_eval "$tmp/b.svg" single --logits "$tmp/bin.csv" --no-header
+rc=$?; [ $rc -eq 0 ] && compared=$((compared + 1)); [ $rc -eq 1 ] && fail "b.svg"
+if "$CALIB" fit --method platt --logits "$tmp/bin.csv" --no-header \
+    -o "$tmp/p.json" >/dev/null 2>&1 &&
+    "$CALIB" apply "$tmp/p.json" --logits "$tmp/bin.csv" --no-header \
+        -o "$tmp/pcal.csv" >/dev/null 2>&1; then
+    "$CALIB" plot --logits "$tmp/bin.csv" --no-header --model "$tmp/p.json" \
+        -o "$tmp/bp.svg" || fail "binary plot --model exited $?"
+    cut -d, -f1 "$tmp/bin.csv" > "$tmp/by.txt"
+    grep -v '^[^0-9-]' "$tmp/pcal.csv" | awk -F, '{ print $NF }' |
+        paste -d, "$tmp/by.txt" - > "$tmp/bp_y.csv"
+    check_against_eval "$tmp/bp.svg" after --probs "$tmp/bp_y.csv" \
+        --no-header
+    rc=$?; [ $rc -eq 0 ] && compared=$((compared + 1)); [ $rc -eq 1 ] && fail "bp"
+fi
+
 printf '{"format": "calib-model", "version": 1' > "$tmp/bad.json"
 "$CALIB" plot --logits "$tmp/val.csv" --model "$tmp/bad.json" \
     -o "$tmp/x.svg" 2>/dev/null

@@ -558,12 +558,12 @@ static void print_table(FILE *out, const report *r)
     table_metric(out, "ace", m->ace, absent);
     table_metric(out, "classwise_ece", m->classwise_ece, absent);
     if (m->nll_infinite_rows > 0)
-        fprintf(out, "  note: %llu rows give the true class probability "
+        fprintf(out, "  note: %llu row(s) give the true class probability "
                 "0, so NLL is inf;\n        --eps CLIP clips "
                 "probabilities to [CLIP, 1]\n",
                 (unsigned long long)m->nll_infinite_rows);
     if (o->clip_eps > 0.0)
-        fprintf(out, "  note: %llu rows clipped to [%g, 1] for NLL and KL\n",
+        fprintf(out, "  note: %llu row(s) clipped to [%g, 1] for NLL and KL\n",
                 (unsigned long long)m->clipped_rows, o->clip_eps);
 
     fputs("\nconventions:\n", out);

@@ -5,11 +5,12 @@
  * The dialect is the common one of RFC 4180: one record per line, LF or
  * CRLF line ends, a last line with or without its newline, fields split
  * at the delimiter, a field may be quoted with "..." ("" inside is a
- * quote) so that it can hold the delimiter; spaces around a field are
- * dropped. Blank lines are skipped wherever they are. The delimiter is a
- * tab when the name ends in .tsv or line 1 holds a tab, else a comma. A
- * header is detected when line 1 has a field that is not a number. Values
- * are parsed by strtod (the C locale's decimal point); labels must be
+ * quote) so that it can hold the delimiter, though not a line end; spaces
+ * around a field are dropped. Blank lines are skipped wherever they are,
+ * and so is a UTF-8 byte order mark before line 1. The delimiter is a tab
+ * when the name ends in .tsv or line 1 holds a tab, else a comma. A header
+ * is detected when line 1 has a field that is not a number. Values are
+ * parsed by strtod (the C locale's decimal point); labels must be
  * non-negative integers ("3" or "3.0"). A line longer than 16 MiB is
  * refused rather than buffered without bound. Errors give the 1-based
  * physical line and the 1-based field number as the column.
@@ -281,6 +282,11 @@ static calib_status first_line(csv_reader *r, char delimiter)
     if (r->len == 0)
         return calib_fail(r->err, CALIB_E_FORMAT, r->name, -1, -1, -1,
                           "the file is empty");
+    /* a UTF-8 byte order mark (spreadsheets write one) is not data */
+    if (r->len >= 3 && memcmp(r->line, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(r->line, r->line + 3, r->len - 3 + 1);
+        r->len -= 3;
+    }
     if (delimiter != 0)
         r->delimiter = delimiter;
     else if (ends_with_tsv(r->name) || memchr(r->line, '\t', r->len))

@@ -670,6 +670,24 @@ static void test_csv(void)
         CHECK(err.line == 2);
         unlink(path);
     }
+    /* a UTF-8 byte order mark does not turn line 1 into a header */
+    snprintf(path, sizeof path, "%s/bom.csv", dir);
+    f = fopen(path, "w");
+    if (f != NULL) {
+        fputs("\xEF\xBB\xBF" "1,0.25,0.75\n0,0.5,0.5\n", f);
+        fclose(f);
+        {
+            calib_matrix m = {0, 0, CALIB_FLOAT64, NULL};
+            int64_t *lab = NULL;
+            CHECK_STATUS(calib_read_csv(path, NULL, &m, &lab, &err),
+                         CALIB_OK);
+            CHECK(m.rows == 2 && m.cols == 2 && lab != NULL &&
+                  lab[0] == 1);
+            calib_matrix_free(&m);
+            calib_free(lab);
+        }
+        unlink(path);
+    }
     /* "-" reads standard input */
     snprintf(path, sizeof path, "%s/in.csv", dir);
     f = fopen(path, "w");

@@ -268,7 +268,7 @@ double calib_log1pexp(double x);
 
 typedef enum calib_bin_rule {
     CALIB_BIN_RIGHT = 0,  /* (lo, hi], first bin [0, 1/M]: Guo et al. 2017 */
-    CALIB_BIN_LEFT = 1    /* [lo, hi), last bin [1 - 1/M, 1]: NumPy/sklearn */
+    CALIB_BIN_LEFT = 1    /* [lo, hi), last bin [1 - 1/M, 1]: np.histogram */
 } calib_bin_rule;
 
 typedef enum calib_bin_scheme {
@@ -348,6 +348,11 @@ void calib_metrics_free(calib_metrics *m);
  *
  * `first_row` is the 0-based index of the chunk's first row in the whole
  * input; it is used in error messages.
+ *
+ * `classes` is the number of prediction columns: K, or 1 for a binary
+ * task; for top-label records, K or 0 if unknown. A failed add leaves the
+ * accumulator as it was. Adds are threaded (opt->threads) and meant for
+ * chunks of many rows.
  */
 typedef struct calib_accumulator calib_accumulator;
 
@@ -369,7 +374,10 @@ calib_status calib_accumulator_finish(const calib_accumulator *acc,
                                       calib_metrics *out, calib_error *err);
 void calib_accumulator_free(calib_accumulator *acc);
 
-/* All metrics of a matrix in one call (threads from opt). */
+/* All metrics of a matrix in one call (threads from opt). A bad value
+ * fails with CALIB_E_VALUE naming the first bad row; err->field then says
+ * which input holds it, "predictions" or "labels", so that a caller can
+ * name the file. */
 calib_status calib_evaluate(const calib_matrix *preds, calib_input input,
                             const int64_t *labels,
                             const calib_eval_options *opt,

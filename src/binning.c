@@ -9,9 +9,11 @@
  * bin too low for [15/22, 16/22)). Two rules:
  *   CALIB_BIN_RIGHT: (lo, hi], the first bin [0, 1/M] closed; the
  *     convention of the code published with Guo et al. 2017, "On
- *     Calibration of Modern Neural Networks", and most papers since;
+ *     Calibration of Modern Neural Networks", and most papers since (and
+ *     of scikit-learn 1.2's calibration_curve, a searchsorted on the
+ *     inner edges);
  *   CALIB_BIN_LEFT:  [lo, hi), the last bin [1 - 1/M, 1] closed; the rule
- *     of numpy.histogram and scikit-learn's calibration_curve.
+ *     of numpy.histogram.
  * Values below 0 (or NaN) go to the first bin and above 1 to the last; the
  * metric code never passes such values, it rejects them first.
  */

@@ -4,7 +4,9 @@
 Run from the project root with Debian's Python (numpy, scipy, sklearn):
     /usr/bin/python3 tests/golden/make_calibrators.py
 
-Writes tests/golden/calibrators.json, read by tests/test_calibrators_data.c.
+Writes tests/golden/calibrators.json, read by tests/test_calibrators_data.c,
+and the small synthetic fixtures of tests/cli/run_*.sh in
+tests/fixtures/calibrators/ (with their exact temperature).
 Only summaries and sampled predictions are stored; the data stays in
 ../shared/data.
 
@@ -43,6 +45,7 @@ from sklearn.linear_model import LogisticRegression
 
 DATA = "../shared/data"
 OUT = "tests/golden/calibrators.json"
+FIXTURES = "tests/fixtures/calibrators"
 VAL_SPLITS = ["cifar10-resnet50-ce", "cifar10-resnet50-focal",
               "cifar10lt-densenet40", "cifar10lt-resnet110",
               "cifar10lt-resnet110sd", "cifar10lt-wrn28"]
@@ -166,7 +169,38 @@ def histogram_fit_predict(p_fit, y_fit, p_new, m):
     return values[b_new], values
 
 
+def make_fixtures():
+    """Small synthetic inputs for tests/cli/run_*.sh (no data needed):
+    4-class logits of an overconfident classifier (300 validation rows,
+    200 test rows), one-column binary scores, and the exact temperature of
+    the validation split."""
+    rng = np.random.default_rng(20240607)
+    os.makedirs(FIXTURES, exist_ok=True)
+
+    def logits(n):
+        y = rng.integers(0, 4, n)
+        z = rng.normal(0.0, 1.0, (n, 4)) * 3.0
+        z[np.arange(n), y] += 3.0
+        return z, y
+
+    zv, yv = logits(300)
+    zt, yt = logits(200)
+    np.save(f"{FIXTURES}/val_logits.npy", zv)
+    np.save(f"{FIXTURES}/val_labels.npy", yv.astype(np.int64))
+    np.save(f"{FIXTURES}/test_logits.npy", zt)
+    np.save(f"{FIXTURES}/test_labels.npy", yt.astype(np.int64))
+    yb = rng.integers(0, 2, 250)
+    sb = rng.normal(0.0, 2.0, 250) + 2.5 * yb - 1.0
+    np.save(f"{FIXTURES}/binary_scores.npy", sb)
+    np.save(f"{FIXTURES}/binary_labels.npy", yb.astype(np.int64))
+    ref = temperature_reference(zv, yv)
+    with open(f"{FIXTURES}/expected_temperature.txt", "w") as f:
+        f.write("%.17g\n" % ref["temperature"])
+    print("fixtures: T =", ref["temperature"])
+
+
 def main():
+    make_fixtures()
     if not os.path.exists(os.path.join(DATA, "README.md")):
         sys.exit("../shared/data not found: run from the project root")
     out = {"temperature": {}}

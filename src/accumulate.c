@@ -3,7 +3,7 @@
  * logits or probabilities in, exact per-bin and per-metric sums out.
  *
  * Per row, from logits z (K > 1): m = max_k z_k, t_k = z_k - m, s =
- * sum_k exp(t_k), p_k = exp(t_k) / s, log p_k = t_k - log s (never the log
+ * sum_k exp(t_k) (exp by calib_vexp, within 2 ulp), p_k = exp(t_k) / s, log p_k = t_k - log s (never the log
  * of a rounded probability, so logits 1e4 apart keep an exact NLL). From
  * probabilities the row is checked (finite, in [0, 1], sum within
  * opt->sum_tolerance of 1, or divided by its sum with opt->renormalize).
@@ -305,10 +305,11 @@ static calib_status softmax_row(worker *w, size_t i, double *sum,
     }
     for (size_t j = 0; j < k; j++) {
         t[j] -= max;
-        e[j] = exp(t[j]);
-        s += e[j];
         st += t[j];
     }
+    calib_vexp(t, e, k);
+    for (size_t j = 0; j < k; j++)
+        s += e[j];
     if (!isfinite(max) || !isfinite(min) || isnan(s)) {
         load_row(w, i, k);
         for (a = 0; a < k && isfinite(t[a]); a++)

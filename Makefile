@@ -83,6 +83,18 @@ $(B)/examples/%: examples/%.c $(B)/libcalib.a
 tests: $(TEST_BIN) $(REPLAY_BIN)
 examples: $(EX_BIN)
 
+# The bench (docs/performance.md): its small programs, then the run.
+BENCH_SRC = $(wildcard bench/*.c)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+$(B)/bench/%: bench/%.c $(B)/libcalib.a
+	@mkdir -p $(@D)
+	$(CC) -Iinclude $(ALL_CFLAGS) -D_POSIX_C_SOURCE=200809L -o $@ $< \
+	    $(B)/libcalib.a $(LDFLAGS) $(LDLIBS_CALIB)
+
+bench: all $(BENCH_BIN)
+	sh bench/run.sh $(B)
+
 deps:
 	@sh scripts/install-deps.sh
 

@@ -27,6 +27,7 @@
 #include "scaling.h"
 
 #include <errno.h>
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -454,8 +455,10 @@ static calib_status apply_checked(const calib_model *model,
 
     if (model->method == CALIB_TEMPERATURE) {
         double beta = 1.0 / model->temperature;
+        /* a small T can push a finite logit to infinity, and inf - inf
+         * in the softmax is NaN: the largest double gives the limit */
         for (size_t i = 0; i < n * k; i++)
-            work[i] *= beta;
+            work[i] = fmax(fmin(work[i] * beta, DBL_MAX), -DBL_MAX);
         calib_softmax(work, n, k, probs);
     } else {
         calib_scaling_apply(model->method, model->params, work, n, k, probs);
@@ -1050,10 +1053,11 @@ static calib_status read_temperature(const reader *rd, const json_t *par,
     if (st != CALIB_OK)
         return st;
     m->temperature = json_number_value(v);
-    if (!(m->temperature > 0.0))
+    /* below DBL_MIN, 1 / T overflows and every logit becomes infinite */
+    if (!(m->temperature >= DBL_MIN))
         return key_fail(rd, CALIB_E_VALUE, "parameters.temperature",
-                        "the temperature must be > 0, found %.17g",
-                        m->temperature);
+                        "the temperature must be at least %g, found %.17g",
+                        DBL_MIN, m->temperature);
     return CALIB_OK;
 }
 

@@ -466,6 +466,63 @@ static void test_json(void)
             &err, CALIB_E_FORMAT, CALIB_E_FORMAT);
     free(json);
 }
+
+/* A model whose parameters are extreme but finite must give
+ * probabilities, never NaN (found by fuzz_model: a subnormal temperature
+ * made every logit infinite). */
+static void test_extreme_model(void)
+{
+    static const char subnormal[] =
+        "{\"format\": \"calib-model\", \"version\": 1, "
+        "\"method\": \"temperature\", \"classes\": 3, "
+        "\"input\": \"logits\", "
+        "\"conventions\": {\"n_bins\": 15, \"scheme\": \"width\", "
+        "\"bin_rule\": \"right\", \"interpolation\": \"linear-clip\", "
+        "\"one_vs_rest\": \"renormalise\", "
+        "\"prob_eps\": 2.2204460492503131e-16}, "
+        "\"fit\": {\"n\": 12, \"nll_before\": 1.0, \"nll_after\": 0.9, "
+        "\"iterations\": 6, \"gradient\": 0, \"status\": \"converged\"}, "
+        "\"library_version\": \"0.1.0\", "
+        "\"parameters\": {\"temperature\": 1.1e-319}}";
+    static const char tiny[] =
+        "{\"format\": \"calib-model\", \"version\": 1, "
+        "\"method\": \"temperature\", \"classes\": 3, "
+        "\"input\": \"logits\", "
+        "\"conventions\": {\"n_bins\": 15, \"scheme\": \"width\", "
+        "\"bin_rule\": \"right\", \"interpolation\": \"linear-clip\", "
+        "\"one_vs_rest\": \"renormalise\", "
+        "\"prob_eps\": 2.2204460492503131e-16}, "
+        "\"fit\": {\"n\": 12, \"nll_before\": 1.0, \"nll_after\": 0.9, "
+        "\"iterations\": 6, \"gradient\": 0, \"status\": \"converged\"}, "
+        "\"library_version\": \"0.1.0\", "
+        "\"parameters\": {\"temperature\": 2.5e-308}}";
+    double logits[6] = {1000.0, -1000.0, 0.0, 3.0, 3.0, -2.0};
+    double probs[6];
+    calib_matrix m = {2, 3, CALIB_FLOAT64, logits};
+    calib_model *model = NULL;
+    calib_error err;
+    calib_status st;
+
+    ca_reset(0);
+    st = calib_model_from_json(subnormal, strlen(subnormal), "t.json",
+                               &model, &err);
+    if (st == CALIB_OK)
+        calib_model_free(model);
+    refused("model: temperature 1.1e-319 (subnormal)", "t.json", st, &err,
+            CALIB_E_VALUE, CALIB_E_FORMAT);
+
+    ca_reset(0);
+    st = calib_model_from_json(tiny, strlen(tiny), "t.json", &model, &err);
+    CHECK_STATUS(st, CALIB_OK);
+    if (st != CALIB_OK)
+        return;
+    CHECK_STATUS(calib_model_apply(model, &m, CALIB_LOGITS, probs, &err),
+                 CALIB_OK);
+    /* 1000 / 2.5e-308 overflows: the limit is one-hot on the largest */
+    CHECK(probs[0] == 1.0 && probs[1] == 0.0 && probs[2] == 0.0);
+    CHECK(probs[3] == 0.5 && probs[4] == 0.5 && probs[5] == 0.0);
+    calib_model_free(model);
+}
 #endif
 
 int main(void)
@@ -487,6 +544,7 @@ int main(void)
 #endif
 #if HAVE_MODEL_READER
     test_json();
+    test_extreme_model();
 #endif
     calib_set_allocator(NULL);
 

@@ -2,13 +2,17 @@
  * train_mlp.c - trains a small multilayer perceptron on Fashion-MNIST with
  * calib's training losses and writes its validation and test logits.
  *
- * The network is 784-256-10 with ReLU: logits = W2 relu(W1 x + b1) + b2,
+ * The network is 784-128-10 with ReLU: logits = W2 relu(W1 x + b1) + b2,
  * x the 28 x 28 image scaled to [0, 1]. The loss and its gradient with
  * respect to the logits come from calib_loss (cross-entropy, or the joint
  * loss CE + lambda KL(q || p) of the label-smoothed targets q, or another
  * per-sample loss); backpropagation through the two layers is written out
- * below. Adam (Kingma & Ba 2015; lr 1e-3, betas 0.9 / 0.999, eps 1e-8), no
- * weight decay, mini-batches of 128, He initialisation.
+ * below. Adam (Kingma & Ba 2015; betas 0.9 / 0.999, eps 1e-8) with the
+ * learning rate decayed from 2e-3 to 0 along a half cosine over the run
+ * (Loshchilov & Hutter 2017), no weight decay, mini-batches of 64, He
+ * initialisation. With plain cross-entropy this fits the training split
+ * closely in 20 epochs and becomes overconfident on the test split: the
+ * demo's starting point.
  *
  * Data: the IDX files of Xiao, Rasul & Vollgraf 2017 ("Fashion-MNIST"), as
  * Debian's dataset-fashion-mnist installs them, read through zlib with
@@ -40,7 +44,7 @@
 #include <zlib.h>
 
 #define PIXELS 784
-#define HIDDEN 256
+#define HIDDEN 128
 #define CLASSES 10
 #define N_TRAIN_ALL 60000
 #define N_VAL 5000
@@ -573,10 +577,11 @@ static void usage(FILE *out)
         "                 [--epochs N] [--batch N] [--lr R] [--seed S]\n"
         "                 [--threads N] [--data DIR]\n"
         "\n"
-        "Trains a 784-256-10 ReLU network on Fashion-MNIST with calib's\n"
+        "Trains a 784-128-10 ReLU network on Fashion-MNIST with calib's\n"
         "losses and writes DIR/{val,test}_{logits,labels}.npy.\n"
         "Defaults: --loss ce, --lambda 0.1, --smoothing 0.1, --gamma 3,\n"
-        "--epochs 20, --batch 128, --lr 0.001, --seed 1, --threads: all\n"
+        "--epochs 20, --batch 64, --lr 0.002 (peak of a cosine decay),\n"
+        "--seed 1, --threads: all\n"
         "cores (at most %d), --data %s\n", MAX_THREADS, DEFAULT_DATA);
 }
 
@@ -606,8 +611,8 @@ static int parse_args(int argc, char **argv, options *o)
     o->loss = CALIB_LOSS_CE;
     calib_loss_options_default(&o->loss_opt);
     o->epochs = 20;
-    o->batch = 128;
-    o->lr = 1e-3;
+    o->batch = 64;
+    o->lr = 2e-3;
     o->seed = 1;
     o->threads = cpus < 1 ? 1u : cpus > MAX_THREADS ? MAX_THREADS
                                                       : (unsigned)cpus;
@@ -701,6 +706,7 @@ int main(int argc, char **argv)
     workspace ws = {0};
     size_t *order = NULL;
     double *val_logits = NULL, *test_logits = NULL, start;
+    size_t steps_per_epoch, total_steps, step = 0;
     uint64_t state;
     int rc = 1;
     calib_error err;
@@ -750,6 +756,8 @@ int main(int argc, char **argv)
 
     state = o.seed;
     start = now_seconds();
+    steps_per_epoch = (train.n + o.batch - 1) / o.batch;
+    total_steps = steps_per_epoch * o.epochs;
     for (size_t epoch = 1; epoch <= o.epochs; epoch++) {
         double loss_sum = 0.0, val_nll = NAN;
         size_t right = 0;
@@ -768,7 +776,13 @@ int main(int argc, char **argv)
             }
             loss_sum += loss * (double)n;
             right += count_right(ws.logits, ws.labels, n);
-            backward(&net, &ws, n, o.lr, o.threads);
+            /* half-cosine decay of the learning rate over the run */
+            backward(&net, &ws, n,
+                     o.lr * 0.5 * (1.0 + cos(3.141592653589793 *
+                                             (double)step /
+                                             (double)total_steps)),
+                     o.threads);
+            step++;
         }
         predict(&net.p, &val, &ws, o.threads, val_logits);
         if (calib_loss(CALIB_LOSS_CE, val_logits, CALIB_FLOAT64, val.n,

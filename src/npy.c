@@ -758,20 +758,59 @@ static void close_source(npy_source *src, unsigned char *owned)
     calib_free(owned);
 }
 
-/* 1 when the file starts like a ZIP archive. */
-static int looks_like_zip(const char *path)
+/* 1 when the source starts like a ZIP archive; leaves it at the start. */
+static int source_is_zip(npy_source *src)
 {
     unsigned char b[4];
-    FILE *f = fopen(path, "rb");
-    int zip = 0;
+    int zip;
 
-    if (f == NULL)
-        return 0;
-    if (fread(b, 1, 4, f) == 4 && b[0] == 'P' && b[1] == 'K' &&
-        ((b[2] == 3 && b[3] == 4) || (b[2] == 5 && b[3] == 6)))
-        zip = 1;
-    fclose(f);
+    if (source_read(src, b, 4) != 4)
+        zip = 0;
+    else
+        zip = b[0] == 'P' && b[1] == 'K' &&
+              ((b[2] == 3 && b[3] == 4) || (b[2] == 5 && b[3] == 6));
+    if (src->file != NULL) {
+        clearerr(src->file);
+        if (fseeko(src->file, 0, SEEK_SET) != 0)
+            zip = 0;  /* then the .npy reader reports what it finds */
+    }
+    src->pos = 0;
     return zip;
+}
+
+/*
+ * Opens spec: "PATH.npz[:KEY]", or a file holding a ZIP archive under
+ * another name, gives the member's bytes in *member; anything else is an
+ * .npy source. Exactly one of *member and the source is set on success.
+ */
+static calib_status open_spec(const char *spec, npy_source *src,
+                              unsigned char **owned, unsigned char **member,
+                              size_t *member_size, calib_error *err)
+{
+    char *path = NULL;
+    const char *key = NULL;
+    int npz = calib_npz_split_spec(spec, &path, &key);
+    calib_status st;
+
+    memset(src, 0, sizeof *src);
+    *owned = NULL;
+    *member = NULL;
+    if (npz < 0)
+        return calib_fail(err, CALIB_E_NOMEM, spec, -1, -1, -1,
+                          "out of memory");
+    if (npz) {
+        st = calib_npz_read_member(path, key, spec, member, member_size,
+                                   err);
+        calib_free(path);
+        return st;
+    }
+    st = open_source(spec, src, owned, err);
+    if (st != CALIB_OK || !source_is_zip(src))
+        return st;
+    close_source(src, *owned);
+    memset(src, 0, sizeof *src);
+    *owned = NULL;
+    return calib_npz_read_member(spec, NULL, spec, member, member_size, err);
 }
 
 void calib_matrix_free(calib_matrix *m)
@@ -843,42 +882,25 @@ static calib_status matrix_from_owned(unsigned char **buf, size_t len,
     return CALIB_OK;
 }
 
-/* Reads member `key` of an archive into memory; key NULL: the only one. */
-static calib_status read_npz(const char *spec, const char *path,
-                             const char *key, unsigned char **data,
-                             size_t *size, calib_error *err)
-{
-    return calib_npz_read_member(path, key, spec, data, size, err);
-}
-
 calib_status calib_read_matrix(const char *spec, calib_matrix *out,
                                calib_error *err)
 {
-    char *path = NULL;
-    const char *key = NULL;
-    unsigned char *owned = NULL;
+    unsigned char *owned = NULL, *member = NULL;
     size_t size = 0;
     npy_source src;
     calib_status st;
-    int npz;
 
     if (spec == NULL || out == NULL)
         return calib_failf(err, CALIB_E_ARGUMENT,
                            "calib_read_matrix: NULL argument");
-    npz = calib_npz_split_spec(spec, &path, &key);
-    if (npz < 0)
-        return calib_failf(err, CALIB_E_NOMEM, "out of memory");
-    if (npz || looks_like_zip(spec)) {
-        st = read_npz(spec, npz ? path : spec, key, &owned, &size, err);
-        if (st == CALIB_OK)
-            st = matrix_from_owned(&owned, size, spec, out, err);
-        calib_free(owned);
-        calib_free(path);
-        return st;
-    }
-    st = open_source(spec, &src, &owned, err);
+    st = open_spec(spec, &src, &owned, &member, &size, err);
     if (st != CALIB_OK)
         return st;
+    if (member != NULL) {
+        st = matrix_from_owned(&member, size, spec, out, err);
+        calib_free(member);
+        return st;
+    }
     st = read_matrix_source(&src, spec, out, err);
     close_source(&src, owned);
     return st;
@@ -887,32 +909,23 @@ calib_status calib_read_matrix(const char *spec, calib_matrix *out,
 calib_status calib_read_labels(const char *spec, int64_t **labels,
                                size_t *n, calib_error *err)
 {
-    char *path = NULL;
-    const char *key = NULL;
-    unsigned char *owned = NULL;
+    unsigned char *owned = NULL, *member = NULL;
     size_t size = 0;
     npy_source src;
     calib_status st;
-    int npz;
 
     if (spec == NULL || labels == NULL || n == NULL)
         return calib_failf(err, CALIB_E_ARGUMENT,
                            "calib_read_labels: NULL argument");
-    npz = calib_npz_split_spec(spec, &path, &key);
-    if (npz < 0)
-        return calib_failf(err, CALIB_E_NOMEM, "out of memory");
-    if (npz || looks_like_zip(spec)) {
-        st = read_npz(spec, npz ? path : spec, key, &owned, &size, err);
-        if (st == CALIB_OK)
-            st = calib_npy_labels_from_memory(owned, size, spec, labels, n,
-                                              err);
-        calib_free(owned);
-        calib_free(path);
-        return st;
-    }
-    st = open_source(spec, &src, &owned, err);
+    st = open_spec(spec, &src, &owned, &member, &size, err);
     if (st != CALIB_OK)
         return st;
+    if (member != NULL) {
+        st = calib_npy_labels_from_memory(member, size, spec, labels, n,
+                                          err);
+        calib_free(member);
+        return st;
+    }
     st = read_labels_source(&src, spec, labels, n, err);
     close_source(&src, owned);
     return st;

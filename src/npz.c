@@ -562,7 +562,8 @@ calib_status calib_npz_read_member(const char *path, const char *key,
         sb.st_size < 0) {
         fclose(z.file);
         return calib_fail(err, CALIB_E_IO, path, -1, -1, -1,
-                          "not a regular file");
+                          "an .npz archive is read by seeking: it must "
+                          "be a regular file, not a pipe");
     }
     z.size = (uint64_t)sb.st_size;
 

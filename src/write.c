@@ -138,11 +138,19 @@ static calib_status begin(tmp_writer *w, const char *path, calib_error *err)
         return calib_fail(err, CALIB_E_IO, path, -1, -1, -1,
                           "path is too long");
 
-    fd = mkstemp(w->tmp);
-    if (fd < 0)
-        return io_fail(w, "cannot create a temporary file in its "
-                          "directory", errno);
+    /* registered before it exists: mkstemp completes the name in the
+     * table before it creates the file, so a signal at any moment finds
+     * the file it must remove */
     w->slot = claim_slot(w->tmp);
+    fd = mkstemp(w->slot >= 0 ? pending_name[w->slot] : w->tmp);
+    if (fd < 0) {
+        int e = errno;
+        release_slot(w->slot);
+        return io_fail(w, "cannot create a temporary file in its "
+                          "directory", e);
+    }
+    if (w->slot >= 0)
+        memcpy(w->tmp, pending_name[w->slot], strlen(w->tmp) + 1);
     w->file = fdopen(fd, "wb");
     if (w->file == NULL) {
         int e = errno;

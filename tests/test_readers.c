@@ -110,6 +110,34 @@ static void test_matrices(void)
     check_matrix(FIX "arch_single.npz:only", 5, 3, CALIB_FLOAT64);
 }
 
+/* An .npy read from a pipe (/dev/fd/N) is read whole, then parsed; the
+ * sniffing for ZIP archives must not eat its first bytes. */
+static void test_pipe(void)
+{
+    int fd[2];
+    pid_t pid;
+    char spec[64];
+
+    CHECK(pipe(fd) == 0);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        FILE *f = fopen(FIX "m_bf8_f.npy", "rb");
+        char buf[512];
+        size_t n;
+        close(fd[0]);
+        while (f != NULL && (n = fread(buf, 1, sizeof buf, f)) > 0)
+            if (write(fd[1], buf, n) < 0)
+                break;
+        _exit(0);
+    }
+    close(fd[1]);
+    snprintf(spec, sizeof spec, "/dev/fd/%d", fd[0]);
+    check_matrix(spec, 5, 3, CALIB_FLOAT64);
+    close(fd[0]);
+    waitpid(pid, NULL, 0);
+}
+
 /* Every "labels FILE v0 v1 ..." line of expected.txt. */
 static void test_labels(void)
 {
@@ -712,6 +740,7 @@ static void test_csv(void)
 int main(void)
 {
     test_matrices();
+    test_pipe();
     test_labels();
     test_bad_npy();
     test_bad_npz();

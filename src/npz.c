@@ -259,10 +259,8 @@ static int apply_zip64_extra(const unsigned char *x, size_t len,
     return 0;
 }
 
-/*
- * Walks the central directory: calls back nothing, fills m with the
- * entry at byte *pos and advances *pos. -1 when the record is malformed.
- */
+/* Fills m with the central directory record at byte *pos and moves *pos
+ * past it; -1 when the record is malformed or runs past the directory. */
 static int next_entry(const zip_archive *z, size_t *pos, zip_entry *m)
 {
     const unsigned char *c = z->central + *pos;

@@ -948,10 +948,11 @@ calib_status calib_npy_stream_open(const char *path, calib_npy_stream **out,
     st = open_source(path, &src, &owned, err);
     if (st != CALIB_OK)
         return st;
-    if (src.file == NULL) {
+    if (src.file == NULL || source_is_zip(&src)) {
         close_source(&src, owned);
         return calib_fail(err, CALIB_E_UNSUPPORTED, path, -1, -1, -1,
-                          "only regular files stream");
+                          "only .npy files that are regular files stream "
+                          "(not .npz archives or pipes)");
     }
     st = read_header(&src, path, &h, err);
     if (st == CALIB_OK)

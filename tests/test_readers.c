@@ -313,6 +313,9 @@ static void test_stream(void)
     check_fails(calib_npy_stream_open(FIX "bad_more_rows.npy", &s, &rows,
                                       &cols, &dtype, &err),
                 &err, CALIB_E_FORMAT, "bad_more_rows.npy", "header needs");
+    check_fails(calib_npy_stream_open(FIX "arch_single.npz", &s, &rows,
+                                      &cols, &dtype, &err),
+                &err, CALIB_E_UNSUPPORTED, "arch_single.npz", "stream");
     CHECK_STATUS(calib_npy_stream_open(FIX "col_lf8_f.npy", &s, &rows, &cols,
                                        &dtype, &err), CALIB_OK);
     calib_npy_stream_close(s);

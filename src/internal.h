@@ -43,7 +43,7 @@ unsigned calib_cpu_count(void);
 /*
  * An exact fixed-point sum: a signed 128-bit integer counting units of
  * 2^-64, held as two 64-bit words so that the code stays C11. Adding a
- * double rounds it toward minus infinity to the 2^-64 grid; integer
+ * double rounds it toward zero to the 2^-64 grid; integer
  * addition is associative, so sums merged in any order give the same bits.
  * Range: |sum| < 2^63.
  */

@@ -24,6 +24,7 @@ typedef struct plot_args {
     const char *model;
     const char *output;
     const char *title;
+    size_t classes;           /* of --toplabel records; 0: unknown */
     calib_csv_options csv;
     calib_eval_options eval;
 } plot_args;
@@ -56,7 +57,9 @@ void cmd_plot_help(FILE *out)
         "  --top-label       binary input: top label, max(p, 1 - p)\n"
         "  --renormalize     probabilities: divide each row by its sum\n"
         "  --sum-tolerance X probabilities: |row sum - 1| allowed (1e-4)\n"
-        "  --clip EPS        clip probabilities to [EPS, 1]\n"
+        "  --eps CLIP        clip probabilities to [CLIP, 1]\n"
+        "  --classes K       number of classes of --toplabel input\n"
+        "  --smoothing EPS   accepted as in calib eval; no effect here\n"
         "  --threads N       threads (default: all cores)\n"
         "\n"
         "output:\n"
@@ -158,13 +161,26 @@ static int parse_args(int argc, char **argv, plot_args *a)
                 cli_error("--sum-tolerance must not be negative");
                 return -1;
             }
-        } else if (VALUE("--clip")) {
-            if (cli_parse_double("--clip", v, &a->eval.clip_eps) != 0)
+        } else if (VALUE("--eps")) {
+            if (cli_parse_double("--eps", v, &a->eval.clip_eps) != 0)
                 return -1;
             if (a->eval.clip_eps < 0.0 || a->eval.clip_eps >= 1.0) {
-                cli_error("--clip needs a value in [0, 1), got '%s'", v);
+                cli_error("--eps needs a value in [0, 1), got '%s'", v);
                 return -1;
             }
+        } else if (VALUE("--smoothing")) {
+            /* no effect on the picture; accepted so that an eval command
+             * line can be reused as it is */
+            if (cli_parse_double("--smoothing", v, &a->eval.smoothing) != 0)
+                return -1;
+            if (a->eval.smoothing < 0.0 || a->eval.smoothing > 1.0) {
+                cli_error("--smoothing needs a value in [0, 1], got '%s'",
+                          v);
+                return -1;
+            }
+        } else if (VALUE("--classes")) {
+            if (cli_parse_size("--classes", v, &a->classes) != 0)
+                return -1;
         } else if (VALUE("--delimiter")) {
             if (strcmp(v, "tab") == 0 || strcmp(v, "\\t") == 0) {
                 a->csv.delimiter = '\t';
@@ -398,7 +414,8 @@ int cmd_plot(int argc, char **argv)
             rc = cli_fail(&err, 0);
             goto done;
         }
-        if (calib_evaluate_toplabel(&records, 0, &a.eval, &before, &err)
+        if (calib_evaluate_toplabel(&records, a.classes, &a.eval, &before,
+                                    &err)
             != CALIB_OK) {
             rc = cli_fail(&err, 0);
             goto done;

@@ -34,6 +34,10 @@ TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(B)/tests/%)
 EX_SRC   = $(wildcard examples/*.c)
 EX_BIN   = $(EX_SRC:examples/%.c=$(B)/examples/%)
+# fuzz targets (fuzz/fuzz_TARGET.c) and their replay drivers; see below
+FUZZ_TARGETS  = npy npz csv toplabel model
+REPLAY_BIN    = $(FUZZ_TARGETS:%=$(B)/fuzz/replay_%)
+FUZZ_SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all
 HDR      = include/calib.h $(wildcard src/*.h)
 
 .PHONY: all lib cli tests examples check demo deps asan install uninstall \
@@ -142,10 +146,6 @@ clean:
 # $(B)/fuzz/replay_TARGET run the same targets over fuzz/corpus and
 # fuzz/regressions without libFuzzer, in `make check` and `make asan`.
 # See docs/robustness.md.
-FUZZ_TARGETS  = npy npz csv toplabel model
-REPLAY_TARGETS = npy npz
-REPLAY_BIN    = $(REPLAY_TARGETS:%=$(B)/fuzz/replay_%)
-FUZZ_SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all
 
 fuzz:
 	$(MAKE) B=build-fuzz CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \

@@ -13,6 +13,10 @@
  * volatile sig_atomic_t flags and calls unlink(), both async-signal-safe.
  * The .npy files are format 1.0, little-endian, C order, with the header
  * padded so that the data starts at a multiple of 64 bytes, as NumPy does.
+ * Limits: a target that is a symbolic link is replaced by a regular file
+ * (rename's semantics); at most PENDING_SLOTS writes at once are known to
+ * the signal handler, further ones are still atomic but may leave their
+ * temporary file behind if the process is killed.
  */
 #include "internal.h"
 

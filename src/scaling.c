@@ -66,8 +66,18 @@ _Static_assert(sizeof(lbfgsfloatval_t) == sizeof(double),
  * decrease the objective in floating point. */
 #define GRADIENT_EPSILON 1e-10
 
-/* Stored corrections of L-BFGS (liblbfgs' default is 6). */
-#define LBFGS_MEMORY 10
+/* Stored corrections of L-BFGS (liblbfgs' default is 6): more of them
+ * help on the poorly conditioned Dirichlet objective, at O(m p) memory. */
+#define LBFGS_MEMORY 20
+
+/* Fresh starts of L-BFGS after failed line searches that still made
+ * progress; each costs at most one iteration's evaluations when it ends
+ * the fit. */
+#define MAX_RESTARTS 5
+
+/* Smallest Hessian diagonal entry used for scaling, relative to the
+ * largest: bounds the scaling's own condition number by 1e3. */
+#define SCALE_FLOOR 1e-6
 
 /* The evaluation state shared by the objective, the optimiser's callback
  * and the worker threads. */
@@ -89,6 +99,10 @@ typedef struct problem {
     unsigned threads;
     double *scratch;     /* threads x k */
     size_t iterations;
+    double *scale;       /* fit only: theta = scale * u, n_params */
+    double *theta;       /* fit only: scratch for theta, n_params */
+    double *projected;   /* fit only: scratch for P theta, n_params */
+    double *grad_reg;    /* fit only: scratch for dR, n_params */
 } problem;
 
 typedef struct worker {
@@ -286,12 +300,10 @@ static double regulariser(const problem *p, const double *params,
     return a_w * r_w + a_b * r_b;
 }
 
-/* The objective at params; its gradient into grad and the mean NLL into
- * *nll when those are not NULL. */
-static double evaluate(const problem *p, const double *params, double *grad,
-                       double *nll)
+/* The mean NLL at params, and its gradient into grad when not NULL. */
+static double mean_nll(const problem *p, const double *params, double *grad)
 {
-    double sum = 0.0, err = 0.0, mean;
+    double sum = 0.0, err = 0.0;
     double inv_n = 1.0 / (double)p->n;
 
     eval_chunks(p, params, grad != NULL);
@@ -309,19 +321,172 @@ static double evaluate(const problem *p, const double *params, double *grad,
     if (grad != NULL)
         for (size_t j = 0; j < p->n_params; j++)
             grad[j] *= inv_n;
+    return (sum + err) * inv_n;
+}
 
-    mean = (sum + err) * inv_n;
+/* The objective at params; its gradient into grad and the mean NLL into
+ * *nll when those are not NULL. */
+static double evaluate(const problem *p, const double *params, double *grad,
+                       double *nll)
+{
+    double mean = mean_nll(p, params, grad);
+
     if (nll != NULL)
         *nll = mean;
     return mean + regulariser(p, params, grad);
+}
+
+/*
+ * The NLL does not change when the same vector is added to every row of W
+ * and the same number to every b_r (softmax ignores a common shift of z),
+ * but the regulariser does. gauge_project moves theta along those
+ * directions to the point where the regulariser is smallest: b centred,
+ * and for matrix scaling each column of W - I centred, for Dirichlet each
+ * column of W shifted so that its off-diagonal entries sum to 0. Vector
+ * scaling only has the shift of b.
+ */
+static void gauge_project(const problem *p, const double *theta,
+                          double *out)
+{
+    size_t k = p->k;
+    double mean = 0.0;
+
+    memcpy(out, theta, p->n_params * sizeof *out);
+    for (size_t j = 0; j < k; j++)
+        mean += theta[p->n_weights + j];
+    mean /= (double)k;
+    for (size_t j = 0; j < k; j++)
+        out[p->n_weights + j] -= mean;
+    if (p->method == CALIB_VECTOR)
+        return;
+
+    for (size_t c = 0; c < k; c++) {
+        double shift = 0.0;
+        for (size_t r = 0; r < k; r++) {
+            if (p->method == CALIB_MATRIX)
+                shift += theta[r * k + c] - (r == c ? 1.0 : 0.0);
+            else if (r != c)
+                shift += theta[r * k + c];
+        }
+        shift /= (double)(p->method == CALIB_MATRIX ? k : k - 1);
+        for (size_t r = 0; r < k; r++)
+            out[r * k + c] -= shift;
+    }
+}
+
+/* grad = P^T grad, P the linear part of gauge_project. */
+static void gauge_transpose(const problem *p, double *grad)
+{
+    size_t k = p->k;
+    double mean = 0.0;
+
+    for (size_t j = 0; j < k; j++)
+        mean += grad[p->n_weights + j];
+    mean /= (double)k;
+    for (size_t j = 0; j < k; j++)
+        grad[p->n_weights + j] -= mean;
+    if (p->method == CALIB_VECTOR)
+        return;
+
+    for (size_t c = 0; c < k; c++) {
+        double sum = 0.0;
+        for (size_t r = 0; r < k; r++)
+            sum += grad[r * k + c];
+        for (size_t r = 0; r < k; r++) {
+            if (p->method == CALIB_MATRIX)
+                grad[r * k + c] -= sum / (double)k;
+            else if (r != c)
+                grad[r * k + c] -= sum / (double)(k - 1);
+        }
+    }
+}
+
+/*
+ * What L-BFGS minimises: F(u) = NLL(theta) + R(P theta) with theta =
+ * scale * u. F has the same minimum as the objective (the NLL is the same
+ * at theta and P theta, and R(P theta) <= R(theta)), and P theta of its
+ * minimiser is the objective's minimiser; but F is exactly flat along the
+ * shifts, which the objective is only through the weak regulariser, and
+ * the diagonal scaling evens out the curvature of weights and intercepts.
+ * Both change only the path, not the optimum.
+ */
+static double fit_objective(const problem *p, const double *u, double *g_u)
+{
+    size_t np = p->n_params;
+    double nll, reg;
+
+    for (size_t j = 0; j < np; j++)
+        p->theta[j] = p->scale[j] * u[j];
+    nll = mean_nll(p, p->theta, g_u);
+    gauge_project(p, p->theta, p->projected);
+    memset(p->grad_reg, 0, np * sizeof *p->grad_reg);
+    reg = regulariser(p, p->projected, p->grad_reg);
+    gauge_transpose(p, p->grad_reg);
+    for (size_t j = 0; j < np; j++)
+        g_u[j] = p->scale[j] * (g_u[j] + p->grad_reg[j]);
+    return nll + reg;
+}
+
+/*
+ * The diagonal of the objective's Hessian at params (the identity map),
+ * in one pass: (1/n) sum_i p_ir (1 - p_ir) x_ic^2 for W_rc (c = r for
+ * vector scaling), (1/n) sum_i p_ir (1 - p_ir) for b_r, plus the
+ * regulariser's. scale = 1 / sqrt of it, floored at SCALE_FLOOR times the
+ * largest so that a class the data never moves stays well scaled.
+ */
+static void diagonal_scale(const problem *p, const double *params,
+                           double *scale, double *z)
+{
+    size_t k = p->k, np = p->n_params;
+    double top = 0.0;
+
+    memset(scale, 0, np * sizeof *scale);
+    for (size_t i = 0; i < p->n; i++) {
+        const double *xi = p->x + i * k;
+        linear_map(p->method, params, xi, k, z);
+        calib_softmax(z, 1, k, z);
+        for (size_t r = 0; r < k; r++) {
+            double v = z[r] * (1.0 - z[r]);
+            scale[p->n_weights + r] += v;
+            if (p->method == CALIB_VECTOR) {
+                scale[r] += v * xi[r] * xi[r];
+            } else {
+                for (size_t c = 0; c < k; c++)
+                    scale[r * k + c] += v * xi[c] * xi[c];
+            }
+        }
+    }
+    for (size_t j = 0; j < np; j++)
+        scale[j] /= (double)p->n;
+
+    /* the regulariser's curvature */
+    for (size_t j = 0; j < p->n_weights; j++) {
+        if (p->method != CALIB_DIRICHLET)
+            scale[j] += 2.0 * p->l2;
+        else if (j / k != j % k)
+            scale[j] += 2.0 * p->lambda / ((double)k * (double)(k - 1));
+    }
+    for (size_t j = 0; j < k; j++)
+        scale[p->n_weights + j] += p->method == CALIB_DIRICHLET ?
+                                   2.0 * p->mu / (double)k : 2.0 * p->l2;
+
+    for (size_t j = 0; j < np; j++)
+        if (scale[j] > top)
+            top = scale[j];
+    if (!(top > 0.0))
+        top = 1.0;
+    for (size_t j = 0; j < np; j++)
+        scale[j] = 1.0 / sqrt(fmax(scale[j], SCALE_FLOOR * top));
 }
 
 static void problem_free(problem *p)
 {
     calib_free(p->partial);
     calib_free(p->scratch);
+    calib_free(p->scale);
     p->partial = NULL;
     p->scratch = NULL;
+    p->scale = NULL;
 }
 
 /* Checks the arguments and allocates the evaluation buffers. */
@@ -444,7 +609,7 @@ static lbfgsfloatval_t lbfgs_objective(void *instance,
 {
     (void)n;
     (void)step;
-    return evaluate(instance, params, grad, NULL);
+    return fit_objective(instance, params, grad);
 }
 
 static int lbfgs_progress(void *instance, const lbfgsfloatval_t *params,
@@ -563,11 +728,12 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
     problem p;
     calib_status status;
     lbfgs_parameter_t setting;
-    lbfgsfloatval_t *theta = NULL, fx = 0.0;
-    double *grad = NULL, *grad0 = NULL;
-    double f0, nll0, f1, nll1, gmax = 0.0, gnorm = 0.0, tnorm = 0.0;
+    lbfgsfloatval_t *u = NULL, fx = 0.0;
+    double *grad = NULL, *grad0 = NULL, *best = NULL;
+    double f0, nll0, f1, nll1, gmax = 0.0;
     const char *word;
-    int code;
+    size_t np, iterations = 0;
+    int code = 0, overflow = 0, max_iterations;
 
     if (params == NULL || info == NULL)
         return calib_failf(err, CALIB_E_ARGUMENT,
@@ -575,31 +741,64 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
     status = problem_init(&p, method, x, n, k, labels, opt, err);
     if (status != CALIB_OK)
         return status;
+    np = p.n_params;
 
-    /* the identity map: the start, and the fallback */
-    theta = lbfgs_malloc((int)p.n_params);
-    grad = calib_malloc(2 * p.n_params * sizeof *grad);
-    if (theta == NULL || grad == NULL) {
+    /* buffers: scale, theta, projected, grad_reg; grad, grad0, best */
+    u = lbfgs_malloc((int)np);
+    p.scale = calib_malloc(calib_mul_size(4 * sizeof(double), np,
+                                          &overflow));
+    grad = calib_malloc(calib_mul_size(3 * sizeof(double), np, &overflow));
+    if (u == NULL || p.scale == NULL || grad == NULL || overflow) {
         status = calib_failf(err, CALIB_E_NOMEM,
                              "%s: out of memory for %zu parameters",
-                             method_word(method), p.n_params);
+                             method_word(method), np);
         goto done;
     }
-    grad0 = grad + p.n_params;
-    identity_params(method, k, theta);
-    f0 = evaluate(&p, theta, grad0, &nll0);
+    p.theta = p.scale + np;
+    p.projected = p.theta + np;
+    p.grad_reg = p.projected + np;
+    grad0 = grad + np;
+    best = grad0 + np;
+
+    /* the identity map: the start, and the fallback */
+    identity_params(method, k, best);
+    f0 = evaluate(&p, best, grad0, &nll0);
+    diagonal_scale(&p, best, p.scale, p.scratch);
+    for (size_t j = 0; j < np; j++)
+        u[j] = best[j] / p.scale[j];
 
     /* L-BFGS, More-Thuente line search (liblbfgs' default) */
     lbfgs_parameter_init(&setting);
     setting.m = LBFGS_MEMORY;
     setting.epsilon = GRADIENT_EPSILON;
     setting.past = 0;
-    setting.max_iterations = DEFAULT_MAX_ITERATIONS;
+    max_iterations = DEFAULT_MAX_ITERATIONS;
     if (opt->max_iterations > 0)
-        setting.max_iterations = opt->max_iterations > (size_t)INT_MAX ?
-                                 INT_MAX : (int)opt->max_iterations;
-    code = lbfgs((int)p.n_params, theta, &fx, lbfgs_objective,
-                 lbfgs_progress, &p, &setting);
+        max_iterations = opt->max_iterations > (size_t)INT_MAX ?
+                         INT_MAX : (int)opt->max_iterations;
+    setting.max_iterations = max_iterations;
+    /* After a failed line search, start again from where it stopped
+     * with the curvature memory cleared: the first step is then along
+     * -g. When even that step finds no decrease, the objective cannot be
+     * lowered in floating point: the optimum to working precision. */
+    for (int run = 0; run <= MAX_RESTARTS; run++) {
+        if (run > 0) {
+            if (iterations >= (size_t)setting.max_iterations)
+                break;
+            setting.max_iterations = max_iterations - (int)iterations;
+        }
+        p.iterations = 0;
+        code = lbfgs((int)np, u, &fx, lbfgs_objective, lbfgs_progress, &p,
+                     &setting);
+        iterations += p.iterations;
+        if (lbfgs_status_word(code) == NULL ||
+            strncmp(lbfgs_status_word(code), "line-search-failed", 18) != 0)
+            break;
+        if (run > 0 && p.iterations == 0) {
+            code = LBFGS_STOP;
+            break;
+        }
+    }
 
     word = lbfgs_status_word(code);
     if (code == LBFGSERR_OUTOFMEMORY) {
@@ -615,40 +814,35 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
         goto done;
     }
 
-    /* where the optimiser stopped, judged by ourselves */
-    f1 = evaluate(&p, theta, grad, &nll1);
-    if (!(f1 <= f0)) {
-        identity_params(method, k, theta);
-        memcpy(grad, grad0, p.n_params * sizeof *grad);
+    /* back to W and b, judged on the objective itself */
+    for (size_t j = 0; j < np; j++)
+        p.theta[j] = p.scale[j] * u[j];
+    gauge_project(&p, p.theta, p.projected);
+    f1 = evaluate(&p, p.projected, grad, &nll1);
+    if (f1 <= f0) {
+        memcpy(best, p.projected, np * sizeof *best);
+    } else {
+        memcpy(grad, grad0, np * sizeof *grad);
         f1 = f0;
         nll1 = nll0;
     }
-    for (size_t j = 0; j < p.n_params; j++) {
+    for (size_t j = 0; j < np; j++) {
         if (fabs(grad[j]) > gmax)
             gmax = fabs(grad[j]);
-        gnorm += grad[j] * grad[j];
-        tnorm += theta[j] * theta[j];
     }
 
-    /* a line search that stalls where liblbfgs' own gradient test
-     * already holds has found the optimum to working precision */
-    if (strncmp(word, "line-search-failed", 18) == 0 &&
-        sqrt(gnorm) <= GRADIENT_EPSILON * fmax(1.0, sqrt(tnorm)))
-        word = "converged";
-
     /* outputs */
-    memcpy(params, theta, p.n_params * sizeof *params);
+    memcpy(params, best, np * sizeof *params);
     memset(info, 0, sizeof *info);
     info->n = n;
     info->nll_before = nll0;
     info->nll_after = nll1;
-    info->iterations = p.iterations;
+    info->iterations = iterations;
     info->gradient = gmax;
     snprintf(info->status, sizeof info->status, "%s", word);
-    (void)f1;
 
 done:
-    lbfgs_free(theta);
+    lbfgs_free(u);
     calib_free(grad);
     problem_free(&p);
     return status;

@@ -17,20 +17,30 @@
  * plus dR/dW, dL/db = the column sums of (P - Y) / n plus dR/db, where P
  * holds the fitted probabilities and Y the one-hot labels; it is
  * accumulated row by row into a k x k buffer, so memory is O(n k + k^2).
- * L-BFGS with the More-Thuente line search comes from liblbfgs. The fit
- * starts at the identity map (W = I, b = 0), where R = 0, and keeps it if
- * the optimiser ends anywhere worse, so the regularised objective, and
- * with it the NLL of the vector and matrix fits, never ends above the
- * uncalibrated one.
+ * L-BFGS with the More-Thuente line search comes from liblbfgs. It runs
+ * on a reparametrisation with the same optimum (fit_objective): the
+ * directions that shift every z_r alike, along which only the weak
+ * regulariser curves L, are projected out, and each parameter is scaled
+ * by the inverse square root of L's Hessian diagonal at the start; on
+ * the real 10-class splits this cuts Dirichlet fits from about 4000 to
+ * 800 iterations. It ends when liblbfgs' gradient test holds or when,
+ * restarted after a failed line search, even a step along -g finds no
+ * decrease. The fit starts at the identity map (W = I, b = 0), where
+ * R = 0, and keeps it if the optimiser ends anywhere worse, so the
+ * regularised objective, and with it the NLL of the vector and matrix
+ * fits, never ends above the uncalibrated one.
  *
- * Numerics: each row's -log p_y is log(sum_r exp(z_r - m)) - (z_y - m)
- * with m = max_r z_r, exact for logits of any finite size, and 1 - p_y is
- * computed from the other classes' terms, not by cancellation. Rows are
+ * Numerics: each row's -log p_y is log1p(sum_{r != top} exp(z_r - m)) -
+ * (z_y - m) with m = max_r z_r = z_top, accurate for logits of any finite
+ * size and for p_y within an ulp of 1, and 1 - p_y is computed from the
+ * other classes' terms, not by cancellation. Rows are
  * cut into chunks whose count depends only on n and k; each chunk's sums
  * are kept apart and added in chunk order, so the result is the same bits
  * for any number of threads. Limits: k >= 2; every x must be finite (a
  * log-probability of a zero probability is -inf and is refused: clip the
  * probabilities before taking the log); at most INT_MAX parameters.
+ * liblbfgs allocates its own O(LBFGS_MEMORY * parameters) workspace with
+ * malloc, outside calib_malloc; its failure still returns CALIB_E_NOMEM.
  */
 #include "scaling.h"
 #include "scaling_objective.h"
@@ -56,14 +66,15 @@ _Static_assert(sizeof(lbfgsfloatval_t) == sizeof(double),
  * they save; the result does not depend on the choice. */
 #define THREAD_MIN_WORK 2000000.0
 
-/* Iterations when opt->max_iterations is 0: L-BFGS on these smooth,
- * mostly well-conditioned problems converges in tens to a few hundred. */
-#define DEFAULT_MAX_ITERATIONS 2000
+/* Iterations when opt->max_iterations is 0: on the real 10-class splits
+ * vector scaling takes 30 to 50, matrix scaling 400 to 800, Dirichlet
+ * calibration 400 to 800; this leaves room for harder data. */
+#define DEFAULT_MAX_ITERATIONS 5000
 
-/* liblbfgs' gradient test, ||g|| < GRADIENT_EPSILON * max(1, ||theta||):
- * near the limit of what double evaluation of a mean over n rows gives,
- * so the fit ends by this test or by a line search that can no longer
- * decrease the objective in floating point. */
+/* liblbfgs' gradient test, ||g|| < GRADIENT_EPSILON * max(1, ||u||) on
+ * the scaled parameters u: near the limit of what double evaluation of a
+ * mean over n rows resolves, so the fit usually ends by a line search
+ * that can no longer decrease the objective in floating point. */
 #define GRADIENT_EPSILON 1e-10
 
 /* Stored corrections of L-BFGS (liblbfgs' default is 6): more of them
@@ -181,22 +192,30 @@ static void eval_chunk(const problem *p, const double *params, size_t chunk,
     for (size_t i = lo; i < hi; i++) {
         const double *xi = p->x + i * k;
         size_t y = (size_t)p->labels[i];
-        double m, zy, e_other = 0.0, s;
+        double m, zy, e_other = 0.0, e_rest = 0.0, s;
+        size_t top = 0;
 
         /* z - max(z), then its exponentials in place */
         linear_map(p->method, params, xi, k, z);
         m = z[0];
         for (size_t r = 1; r < k; r++)
-            if (z[r] > m)
+            if (z[r] > m) {
                 m = z[r];
+                top = r;
+            }
         zy = z[y] - m;
         for (size_t r = 0; r < k; r++) {
             z[r] = exp(z[r] - m);
             if (r != y)
                 e_other += z[r];
+            if (r != top)
+                e_rest += z[r];
         }
         s = e_other + z[y];
-        neumaier_add(&sum, &err, log(s) - zy);
+
+        /* log(s) = log1p(the terms below the top one): keeps -log p_y
+         * accurate when p_y is within an ulp of 1 */
+        neumaier_add(&sum, &err, log1p(e_rest) - zy);
         if (!want_grad)
             continue;
 

@@ -378,6 +378,26 @@ static void test_huge_logits(void)
     }
 }
 
+/* -log p_y for p_y within an ulp of 1 keeps its relative accuracy. */
+static void test_tiny_loss(void)
+{
+    double x[4] = {50.0, 0.0, 0.0, 60.0}, params[6] = {1, 0, 0, 1, 0, 0};
+    double vec[4] = {1, 1, 0, 0}, nll, want;
+    int64_t y[2] = {0, 1};
+    calib_fit_options opt;
+
+    options(&opt, 1e-4, 1e-3, 1e-3);
+    want = (log1p(exp(-50.0)) + log1p(exp(-60.0))) / 2.0;
+    CHECK_STATUS(calib_scaling_objective(CALIB_MATRIX, params, x, 2, 2, y,
+                                         &opt, NULL, &nll, NULL, NULL),
+                 CALIB_OK);
+    CHECK(fabs(nll - want) <= 1e-14 * want);
+    CHECK_STATUS(calib_scaling_objective(CALIB_VECTOR, vec, x, 2, 2, y,
+                                         &opt, NULL, &nll, NULL, NULL),
+                 CALIB_OK);
+    CHECK(fabs(nll - want) <= 1e-14 * want);
+}
+
 /* Every refusal, with outputs untouched. */
 static void test_errors(void)
 {
@@ -512,6 +532,7 @@ int main(void)
     test_identity_and_apply();
     test_threads();
     test_huge_logits();
+    test_tiny_loss();
     test_errors();
     test_allocation_failures();
     return check_done("test_scaling");

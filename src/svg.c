@@ -49,9 +49,9 @@
 /* The least height of a non-empty count column, in px. */
 #define MIN_COLUMN_H 1.5
 
-/* Title characters shown before "..." on screen; about the plot width
- * at 16 px. */
-#define TITLE_MAX_CHARS 48
+/* Title characters shown on screen: at 16 px bold, about 10 px each, 40
+ * fit in the panel when centred over the plot. */
+#define TITLE_MAX_CHARS 40
 
 /* Okabe and Ito (2008) colour-blind-safe palette. */
 #define COLOR_BAR "#0072B2"

@@ -1056,8 +1056,8 @@ static calib_status read_temperature(const reader *rd, const json_t *par,
     /* below DBL_MIN, 1 / T overflows and every logit becomes infinite */
     if (!(m->temperature >= DBL_MIN))
         return key_fail(rd, CALIB_E_VALUE, "parameters.temperature",
-                        "the temperature must be at least %g, found %.17g",
-                        DBL_MIN, m->temperature);
+                        "the temperature must be > 0 (at least %.17g), "
+                        "found %.17g", DBL_MIN, m->temperature);
     return CALIB_OK;
 }
 

@@ -50,6 +50,16 @@ calib_status calib_temperature_fit(const double *z, size_t n, size_t k,
                                    double *temperature, calib_fit_info *info,
                                    calib_error *err);
 
+/* The same on logits as they are stored, float32 or float64 (no copy):
+ * what calib_fit uses for logit input with K >= 2. */
+calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
+                                          size_t n, size_t k,
+                                          const int64_t *labels,
+                                          const calib_fit_options *opt,
+                                          double *temperature,
+                                          calib_fit_info *info,
+                                          calib_error *err);
+
 /* ---- platt.c ---- */
 
 /* Result of a small logistic-regression fit. */

@@ -67,4 +67,18 @@ double calib_xsum_value(const calib_xsum *s);
 void calib_vexp(const double *x, double *y, size_t n);
 double calib_exp_scalar(double x);
 
+/*
+ * Marks a hot loop's function for multiversioning: gcc on x86-64 compiles
+ * it for AVX-512F, AVX2 and the baseline and picks one at load time. The
+ * copies do the same IEEE operations (no FMA under -std=c11), so the bits
+ * do not depend on the copy. CALIB_NO_MULTIVERSION turns it off.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(CALIB_NO_MULTIVERSION)
+#define CALIB_TARGET_CLONES \
+    __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CALIB_TARGET_CLONES
+#endif
+
 #endif /* CALIB_INTERNAL_H */

@@ -645,6 +645,29 @@ calib_status calib_fit(calib_method method, const calib_matrix *preds,
         return st;
     n = preds->rows;
 
+    /* temperature scaling on logits reads them where they are: no n x k
+     * copies, and the NLL before comes from the fit's first pass */
+    if (method == CALIB_TEMPERATURE && input == CALIB_LOGITS &&
+        preds->cols > 1) {
+        model = model_new();
+        if (model == NULL)
+            return calib_failf(err, CALIB_E_NOMEM, "out of memory (fit)");
+        model->method = method;
+        model->classes = k;
+        model->input = input;
+        model->n_bins = opt->n_bins;
+        model->scheme = opt->scheme;
+        model->bin_rule = opt->bin_rule;
+        st = calib_temperature_fit_logits(preds->data, preds->dtype, n, k,
+                                          labels, opt, &model->temperature,
+                                          &model->info, err);
+        if (st != CALIB_OK)
+            goto fail;
+        model->info.n = n;
+        *out = model;
+        return CALIB_OK;
+    }
+
     model = model_new();
     work = alloc_matrix(n, k, err);
     probs = work != NULL ? alloc_matrix(n, k, err) : NULL;

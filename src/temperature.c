@@ -4,24 +4,37 @@
  * p = softmax(beta * z) with beta = 1 / T > 0 (Guo et al. 2017, "On
  * Calibration of Modern Neural Networks"). The mean NLL
  *   f(beta) = mean_i [ log sum_j exp(beta z_ij) - beta z_iy ]
- * is convex in beta: f'(beta) = mean_i (E_p[z_i] - z_iy) and f''(beta) =
- * mean_i Var_p(z_i) >= 0, the mean and variance taken under p_i. So the
- * optimum is the root of f', found by Newton's method safeguarded by a
- * bracket [lo, hi] with f'(lo) < 0 < f'(hi): a Newton step that leaves
- * the bracket is replaced by bisection (geometric while the bracket spans
- * more than a factor 4). It stops when beta changes by at most
- * opt->tolerance relative (1e-12), or f' is exactly 0.
+ * is convex in beta: f'(beta) = mean_i (E_p[z_i] - z_iy), f''(beta) =
+ * mean_i Var_p(z_i) >= 0 and f'''(beta) = mean_i kappa3_p(z_i) (the third
+ * central moment), all under p_i. The optimum is the root of f', found by
+ * Halley's method (cubic convergence; Newton's when Halley's denominator
+ * is not positive), safeguarded by a bracket [lo, hi] with f'(lo) < 0 <
+ * f'(hi): a step that leaves the bracket is replaced by bisection
+ * (geometric while the bracket spans more than a factor 4).
  *
- * Degenerate data: f' is increasing, so f'(beta_min) >= 0 (in particular
- * f'(0) = mean_i (mean_j z_ij - z_iy) >= 0, e.g. constant logits) puts
- * the optimum at T -> infinity, and a true class that is the largest logit
- * in every row (f' < 0 for every beta) or f'(beta_max) <= 0 puts it at
- * T -> 0. Those fits end at T = CALIB_TEMPERATURE_MAX or _MIN with status
- * "temperature-to-infinity" or "temperature-to-zero".
+ * Speed: every iteration is one pass over the data that gives f, f', f''
+ * and f''' together; the logits are read where they are (float32 stays
+ * float32), the row maxima are found once, exp runs through calib_vexp,
+ * and rows are split over threads. The start comes from the same method
+ * on every 16th row (to a relative 1e-6), so the passes over all rows are
+ * usually three: the start, one step that lands within ~1e-6, and the
+ * check at the result. The fit stops when the last step, or the error
+ * left after it as predicted from the last two steps (predicted_error), is
+ * at most opt->tolerance relative (1e-12), and reports f and f' at the
+ * returned beta.
  *
- * Sums run over fixed blocks of rows, each summed in row order, and the
- * blocks are added in block order: the result has the same bits for any
- * number of threads.
+ * Degenerate data: f' is nondecreasing, so f'(beta_min) >= 0 (in
+ * particular f'(0) = mean_i (mean_j z_ij - z_iy) >= 0, e.g. constant
+ * logits) puts the optimum at T -> infinity, and a true class that is the
+ * largest logit in every row (f' < 0 for every beta) or f'(beta_max) <= 0
+ * puts it at T -> 0. Those fits end at T = CALIB_TEMPERATURE_MAX or _MIN
+ * with status "temperature-to-infinity" or "temperature-to-zero". f'(1)
+ * decides which end can matter: the other end is implied by monotonicity
+ * and is not evaluated.
+ *
+ * Sums run over fixed blocks of rows, each summed in row order (within a
+ * row in eight fixed lanes), and the blocks are added in block order: the
+ * result has the same bits for any number of threads.
  */
 #include "calibrators.h"
 #include "internal.h"
@@ -33,66 +46,195 @@
 
 /* Rows per block of the fixed partition; large enough that threads pay
  * off, small enough that several blocks exist for mid-sized inputs. */
-#define BLOCK_ROWS 4096
+#define BLOCK_ROWS 1024
 
 /* Below this many blocks the threads cost more than they save. */
 #define MIN_BLOCKS_FOR_THREADS 4
 
-/* Newton iterations when opt->max_iterations is 0: Newton converges in
- * about 10; pure bisection from [1e-4, 1e4] to 1e-12 takes about 60. */
+/* Iterations when opt->max_iterations is 0: Halley converges in about 4;
+ * pure bisection from [1e-4, 1e4] to 1e-12 takes about 60. */
 #define DEFAULT_MAX_ITERATIONS 200
+
+/* Values of a row handled at a time (stack arrays, no allocation), and
+ * the independent partial sums within it, so that gcc vectorises the
+ * sums without reassociating (the order is fixed, so are the bits). */
+#define CHUNK 256
+#define LANES 8
+
+/* Fills a row's last chunk: beta * PAD is below -746 for every beta >=
+ * 1 / CALIB_TEMPERATURE_MAX, so exp gives exactly 0 and the terms e d^r
+ * are exactly 0 (no overflow: (e d) d = 0). */
+#define PAD (-1e300)
+
+/* The start: every SUB_STRIDE-th row, when there are at least SUB_MIN
+ * such rows, fitted to a relative SUB_TOLERANCE. */
+#define SUB_STRIDE 16
+#define SUB_MIN 256
+#define SUB_TOLERANCE 1e-6
+
+/* Full passes after which the far end of the bracket is checked even if
+ * no step has tried to leave it (a slow creep toward T -> 0). */
+#define CHECK_END_AFTER 4
 
 typedef struct block_sums {
     double nll;
     double d1;
     double d2;
+    double d3;
+    size_t not_max;     /* rows whose true class is not the largest logit */
 } block_sums;
 
-typedef struct nll_job {
-    const double *z;
+typedef struct temp_data {
+    const void *z;
+    calib_dtype dtype;
     size_t n;
     size_t k;
     const int64_t *labels;
+    double *row_max;    /* n values; filled by a pass with fill_max set */
+    int fill_max;
+} temp_data;
+
+typedef struct nll_job {
+    const temp_data *data;
     double beta;
+    size_t row_stride;  /* 1, or SUB_STRIDE for the start */
+    size_t rows;        /* rows in the pass (n / row_stride, rounded up) */
     block_sums *blocks;
     size_t n_blocks;
     size_t first;       /* this worker's first block */
     size_t stride;      /* and the step between its blocks */
 } nll_job;
 
-/* Sums of the per-row NLL, f' and f'' terms over rows [r0, r1). */
+/* Logit j of row i as a double. */
+static double logit(const temp_data *d, size_t i, size_t j)
+{
+    if (d->dtype == CALIB_FLOAT32)
+        return (double)((const float *)d->z)[i * d->k + j];
+    return ((const double *)d->z)[i * d->k + j];
+}
+
+/* The largest logit of row i. */
+static double row_max_of(const temp_data *d, size_t i)
+{
+    double m = logit(d, i, 0);
+
+    if (d->dtype == CALIB_FLOAT32) {
+        const float *z = (const float *)d->z + i * d->k;
+        float mf = z[0];
+        for (size_t j = 1; j < d->k; j++)
+            mf = z[j] > mf ? z[j] : mf;
+        return (double)mf;
+    }
+    for (size_t j = 1; j < d->k; j++) {
+        double v = logit(d, i, j);
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
+/* d[c] = z_i,j0+c - m for c < len, as doubles, then PAD up to CHUNK. */
+static void shifted(const temp_data *d, size_t i, size_t j0, size_t len,
+                    double m, double *out)
+{
+    size_t c = 0;
+
+    if (d->dtype == CALIB_FLOAT32) {
+        const float *z = (const float *)d->z + i * d->k + j0;
+        for (; c + LANES <= len; c += LANES)
+            for (size_t l = 0; l < LANES; l++)
+                out[c + l] = (double)z[c + l] - m;
+        for (; c < len; c++)
+            out[c] = (double)z[c] - m;
+    } else {
+        const double *z = (const double *)d->z + i * d->k + j0;
+        for (; c + LANES <= len; c += LANES)
+            for (size_t l = 0; l < LANES; l++)
+                out[c + l] = z[c + l] - m;
+        for (; c < len; c++)
+            out[c] = z[c] - m;
+    }
+    for (; c < CHUNK; c++)
+        out[c] = PAD;
+}
+
+/*
+ * The NLL and derivative terms of one row at beta. With d = z - max z and
+ * e = exp(beta d): S_r = sum e d^r for r = 0..3; the mean, variance and
+ * third central moment of d (so of z) under p are taken from them. Rows
+ * go in chunks of exactly CHUNK values, the last one padded with PAD,
+ * whose terms are exactly 0: fixed trip counts that gcc -O2 vectorises.
+ */
+CALIB_TARGET_CLONES
+static void row_terms(const temp_data *data, size_t i, double m,
+                      double beta, block_sums *s)
+{
+    double a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0};
+    double a3[LANES] = {0};
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    double mean, m2, var, k3, dy;
+    size_t k = data->k;
+
+    for (size_t j0 = 0; j0 < k; j0 += CHUNK) {
+        double d[CHUNK], e[CHUNK];
+        size_t len = k - j0 < CHUNK ? k - j0 : CHUNK;
+
+        shifted(data, i, j0, len, m, d);
+        for (size_t t = 0; t < CHUNK; t++)
+            e[t] = beta * d[t];
+        calib_vexp(e, e, CHUNK);
+        for (size_t c = 0; c < CHUNK; c += LANES) {
+            for (size_t l = 0; l < LANES; l++) {
+                double ed = e[c + l] * d[c + l], edd = ed * d[c + l];
+                a0[l] += e[c + l];
+                a1[l] += ed;
+                a2[l] += edd;
+                a3[l] += edd * d[c + l];
+            }
+        }
+    }
+    for (size_t l = 0; l < LANES; l++) {
+        s0 += a0[l];
+        s1 += a1[l];
+        s2 += a2[l];
+        s3 += a3[l];
+    }
+
+    /* the largest term is exp(0) = 1, so s0 >= 1; the variance may lose
+     * digits to cancellation but only steers the step, never the root */
+    mean = s1 / s0;
+    m2 = s2 / s0;
+    var = m2 - mean * mean;
+    if (var < 0.0)
+        var = 0.0;
+    k3 = s3 / s0 - 3.0 * mean * m2 + 2.0 * mean * mean * mean;
+    dy = logit(data, i, (size_t)data->labels[i]) - m;
+    s->nll += log(s0) - beta * dy;
+    s->d1 += mean - dy;
+    s->d2 += var;
+    s->d3 += k3;
+    s->not_max += dy < 0.0;
+}
+
+/* Sums over the pass's rows [r0, r1) (row r of the pass is data row
+ * r * row_stride). */
 static void sum_rows(const nll_job *job, size_t r0, size_t r1,
                      block_sums *out)
 {
-    size_t k = job->k;
-    double beta = job->beta;
-    block_sums s = {0.0, 0.0, 0.0};
+    const temp_data *data = job->data;
+    block_sums s = {0.0, 0.0, 0.0, 0.0, 0};
 
-    for (size_t i = r0; i < r1; i++) {
-        const double *z = job->z + i * k;
-        size_t y = (size_t)job->labels[i];
-        double m = z[0], sum = 0.0, mean = 0.0, var = 0.0;
+    for (size_t r = r0; r < r1; r++) {
+        size_t i = r * job->row_stride;
+        double m;
 
-        for (size_t j = 1; j < k; j++)
-            if (z[j] > m)
-                m = z[j];
-
-        /* shifted by the row max, so every exponent is <= 0 and the
-         * largest term is 1; the variance may lose digits to cancellation
-         * but only steers Newton's step, never the root */
-        for (size_t j = 0; j < k; j++) {
-            double d = z[j] - m, e = exp(beta * d);
-            sum += e;
-            mean += e * d;
-            var += e * d * d;
+        if (data->fill_max) {
+            m = row_max_of(data, i);
+            if (data->row_max != NULL)
+                data->row_max[i] = m;
+        } else {
+            m = data->row_max[i];
         }
-        mean /= sum;
-        var = var / sum - mean * mean;
-        if (var < 0.0)
-            var = 0.0;
-        s.nll += log(sum) - beta * (z[y] - m);
-        s.d1 += mean - (z[y] - m);
-        s.d2 += var;
+        row_terms(data, i, m, job->beta, &s);
     }
     *out = s;
 }
@@ -103,7 +245,7 @@ static void *nll_worker(void *arg)
 
     for (size_t b = job->first; b < job->n_blocks; b += job->stride) {
         size_t r0 = b * BLOCK_ROWS;
-        size_t r1 = r0 + BLOCK_ROWS < job->n ? r0 + BLOCK_ROWS : job->n;
+        size_t r1 = r0 + BLOCK_ROWS < job->rows ? r0 + BLOCK_ROWS : job->rows;
         sum_rows(job, r0, r1, &job->blocks[b]);
     }
     return NULL;
@@ -116,6 +258,7 @@ static void run_blocks(const nll_job *base, unsigned threads)
     enum { MAX_THREADS = 64 };
     pthread_t tid[MAX_THREADS];
     nll_job jobs[MAX_THREADS];
+    int started[MAX_THREADS];
     size_t t_count = threads;
 
     if (t_count > MAX_THREADS)
@@ -134,19 +277,73 @@ static void run_blocks(const nll_job *base, unsigned threads)
         jobs[t].first = t;
         jobs[t].stride = t_count;
     }
-    {
-        int started[MAX_THREADS];
-        for (size_t t = 1; t < t_count; t++)
-            started[t] = pthread_create(&tid[t], NULL, nll_worker,
-                                        &jobs[t]) == 0;
-        nll_worker(&jobs[0]);
-        for (size_t t = 1; t < t_count; t++) {
-            if (started[t])
-                pthread_join(tid[t], NULL);
-            else
-                nll_worker(&jobs[t]);
-        }
+    for (size_t t = 1; t < t_count; t++)
+        started[t] = pthread_create(&tid[t], NULL, nll_worker,
+                                    &jobs[t]) == 0;
+    nll_worker(&jobs[0]);
+    for (size_t t = 1; t < t_count; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            nll_worker(&jobs[t]);
     }
+}
+
+/*
+ * Means of the NLL and its three derivatives at beta over every
+ * row_stride-th row. Without room for per-block sums the same partition
+ * runs on this thread, blocks added in the same order: same bits.
+ */
+static void pass(const temp_data *data, double beta, size_t row_stride,
+                 unsigned threads, block_sums *mean)
+{
+    enum { STACK_BLOCKS = 256 };
+    block_sums stack_blocks[STACK_BLOCKS];
+    block_sums total = {0.0, 0.0, 0.0, 0.0, 0};
+    nll_job job;
+    size_t rows = (data->n + row_stride - 1) / row_stride;
+    size_t n_blocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
+    block_sums *blocks = stack_blocks;
+
+    job.data = data;
+    job.beta = beta;
+    job.row_stride = row_stride;
+    job.rows = rows;
+    job.first = 0;
+    job.stride = 1;
+    if (n_blocks > STACK_BLOCKS)
+        blocks = calib_calloc(n_blocks, sizeof *blocks);
+    if (blocks == NULL) {
+        for (size_t b = 0; b < n_blocks; b++) {
+            size_t r0 = b * BLOCK_ROWS;
+            size_t r1 = r0 + BLOCK_ROWS < rows ? r0 + BLOCK_ROWS : rows;
+            block_sums s;
+            sum_rows(&job, r0, r1, &s);
+            total.nll += s.nll;
+            total.d1 += s.d1;
+            total.d2 += s.d2;
+            total.d3 += s.d3;
+            total.not_max += s.not_max;
+        }
+    } else {
+        job.blocks = blocks;
+        job.n_blocks = n_blocks;
+        run_blocks(&job, threads == 0 ? calib_cpu_count() : threads);
+        for (size_t b = 0; b < n_blocks; b++) {
+            total.nll += blocks[b].nll;
+            total.d1 += blocks[b].d1;
+            total.d2 += blocks[b].d2;
+            total.d3 += blocks[b].d3;
+            total.not_max += blocks[b].not_max;
+        }
+        if (blocks != stack_blocks)
+            calib_free(blocks);
+    }
+    mean->nll = total.nll / (double)rows;
+    mean->d1 = total.d1 / (double)rows;
+    mean->d2 = total.d2 / (double)rows;
+    mean->d3 = total.d3 / (double)rows;
+    mean->not_max = total.not_max;
 }
 
 void calib_temperature_nll(const double *z, size_t n, size_t k,
@@ -154,73 +351,231 @@ void calib_temperature_nll(const double *z, size_t n, size_t k,
                            unsigned threads, double *nll, double *d1,
                            double *d2)
 {
-    enum { STACK_BLOCKS = 256 };
-    block_sums stack_blocks[STACK_BLOCKS];
-    block_sums *blocks = stack_blocks;
-    size_t n_blocks = (n + BLOCK_ROWS - 1) / BLOCK_ROWS;
-    nll_job job;
-    block_sums total = {0.0, 0.0, 0.0};
+    temp_data data = {z, CALIB_FLOAT64, n, k, labels, NULL, 1};
+    block_sums s;
 
-    if (n_blocks > STACK_BLOCKS) {
-        blocks = calib_calloc(n_blocks, sizeof *blocks);
-        if (blocks == NULL) {
-            /* no room for per-block sums: one thread, same partition */
-            blocks = stack_blocks;
-            threads = 1;
-        }
-    }
-    job.z = z;
-    job.n = n;
-    job.k = k;
-    job.labels = labels;
-    job.beta = beta;
-    job.blocks = blocks;
-    job.n_blocks = n_blocks;
-    job.first = 0;
-    job.stride = 1;
-
-    if (blocks == stack_blocks && n_blocks > STACK_BLOCKS) {
-        /* sequential, block by block, added in order as they finish */
-        for (size_t b = 0; b < n_blocks; b++) {
-            size_t r0 = b * BLOCK_ROWS;
-            size_t r1 = r0 + BLOCK_ROWS < n ? r0 + BLOCK_ROWS : n;
-            block_sums s;
-            sum_rows(&job, r0, r1, &s);
-            total.nll += s.nll;
-            total.d1 += s.d1;
-            total.d2 += s.d2;
-        }
-    } else {
-        run_blocks(&job, threads == 0 ? calib_cpu_count() : threads);
-        for (size_t b = 0; b < n_blocks; b++) {
-            total.nll += blocks[b].nll;
-            total.d1 += blocks[b].d1;
-            total.d2 += blocks[b].d2;
-        }
-        if (blocks != stack_blocks)
-            calib_free(blocks);
-    }
+    pass(&data, beta, 1, threads, &s);
     if (nll != NULL)
-        *nll = total.nll / (double)n;
+        *nll = s.nll;
     if (d1 != NULL)
-        *d1 = total.d1 / (double)n;
+        *d1 = s.d1;
     if (d2 != NULL)
-        *d2 = total.d2 / (double)n;
+        *d2 = s.d2;
 }
 
-/* 1 if in every row the true class holds the largest logit (ties
- * allowed): then f' < 0 for all beta and the optimum is T -> 0. */
-static int true_class_always_max(const double *z, size_t n, size_t k,
-                                 const int64_t *labels)
+/* Halley's step for the root of f' (Newton's if Halley's denominator is
+ * not positive or f'' is 0): the change to subtract from beta. */
+static double halley_step(const block_sums *s)
 {
-    for (size_t i = 0; i < n; i++) {
-        const double *row = z + i * k;
-        double zy = row[labels[i]];
-        for (size_t j = 0; j < k; j++)
-            if (row[j] > zy)
-                return 0;
+    double denom = 2.0 * s->d2 * s->d2 - s->d1 * s->d3;
+
+    if (denom > 0.0 && s->d2 > 0.0)
+        return 2.0 * s->d1 * s->d2 / denom;
+    return s->d2 > 0.0 ? s->d1 / s->d2 : (double)NAN;
+}
+
+/* The error left after the step s, from the last two steps: Halley's
+ * error shrinks as e' = C e^3, so C ~ |s| / |prev|^3 and the next error
+ * ~ C |s|^3. Infinite when there is no previous step. */
+static double predicted_error(double s, double prev)
+{
+    double c;
+
+    if (!(prev != 0.0) || !isfinite(prev))
+        return HUGE_VAL;
+    c = fabs(s) / (fabs(prev) * fabs(prev) * fabs(prev));
+    return c * fabs(s) * fabs(s) * fabs(s);
+}
+
+/*
+ * Safeguarded Halley iteration from `beta` on every row_stride-th row,
+ * inside [*lo, *hi]. lo_known / hi_known say whether f' has been seen
+ * negative at *lo / positive at *hi; an end not known is checked with a
+ * pass when a step would leave the bracket toward it (or after
+ * CHECK_END_AFTER passes), and *end_status is set when the optimum lies
+ * beyond it. Returns the final beta; *last holds the sums at it.
+ */
+typedef struct search {
+    const temp_data *data;
+    size_t row_stride;
+    unsigned threads;
+    double tol;
+    size_t max_it;
+    double lo, hi;
+    int lo_known, hi_known;
+    size_t iterations;
+    const char *status;
+} search;
+
+static double solve(search *sr, double beta, block_sums *last)
+{
+    double prev_step = 0.0;
+
+    sr->status = "max-iterations";
+    for (size_t it = 1; it <= sr->max_it; it++) {
+        block_sums s;
+        double step, next;
+
+        sr->iterations = it;
+        pass(sr->data, beta, sr->row_stride, sr->threads, &s);
+        *last = s;
+        if (s.d1 == 0.0) {
+            sr->status = "converged";
+            return beta;
+        }
+        if (s.d1 < 0.0) {
+            sr->lo = beta;
+            sr->lo_known = 1;
+        } else {
+            sr->hi = beta;
+            sr->hi_known = 1;
+        }
+        step = halley_step(&s);
+        next = beta - step;
+        if ((!(next < sr->hi) || it >= CHECK_END_AFTER) && !sr->hi_known) {
+            block_sums e;
+            pass(sr->data, sr->hi, sr->row_stride, sr->threads, &e);
+            if (e.d1 <= 0.0) {
+                sr->status = "temperature-to-zero";
+                *last = e;
+                return sr->hi;
+            }
+            sr->hi_known = 1;
+        }
+        if (!(next > sr->lo) && !sr->lo_known) {
+            block_sums e;
+            pass(sr->data, sr->lo, sr->row_stride, sr->threads, &e);
+            if (e.d1 >= 0.0) {
+                sr->status = "temperature-to-infinity";
+                *last = e;
+                return sr->lo;
+            }
+            sr->lo_known = 1;
+        }
+        if (!(next > sr->lo && next < sr->hi)) {
+            next = sr->hi > 4.0 * sr->lo ? sqrt(sr->lo * sr->hi)
+                                         : 0.5 * (sr->lo + sr->hi);
+            step = beta - next;
+            prev_step = 0.0;
+        } else if (fabs(step) <= sr->tol * next ||
+                   predicted_error(step, prev_step) <= sr->tol * next) {
+            sr->status = "converged";
+            return next;
+        } else {
+            prev_step = step;
+        }
+        beta = next;
+        if (sr->hi - sr->lo <= sr->tol * sr->lo) {
+            sr->status = "converged";
+            return beta;
+        }
     }
-    return 1;
+    return beta;
+}
+
+calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
+                                          size_t n, size_t k,
+                                          const int64_t *labels,
+                                          const calib_fit_options *opt,
+                                          double *temperature,
+                                          calib_fit_info *info,
+                                          calib_error *err)
+{
+    double beta_min = 1.0 / CALIB_TEMPERATURE_MAX;
+    double beta_max = 1.0 / CALIB_TEMPERATURE_MIN;
+    double tol = opt->tolerance > 0.0 ? opt->tolerance : 1e-12;
+    size_t max_it = opt->max_iterations > 0 ? opt->max_iterations
+                                            : DEFAULT_MAX_ITERATIONS;
+    temp_data data = {z, dtype, n, k, labels, NULL, 1};
+    calib_fit_info fi;
+    block_sums at_one, last;
+    search sr;
+    double beta = 1.0;
+
+    if (n == 0 || k < 2)
+        return calib_failf(err, CALIB_E_SHAPE,
+                           "temperature scaling needs rows and >= 2 classes");
+    data.row_max = calib_malloc(n * sizeof *data.row_max);
+    if (data.row_max == NULL)
+        return calib_failf(err, CALIB_E_NOMEM,
+                           "out of memory (temperature scaling)");
+    memset(&fi, 0, sizeof fi);
+    fi.n = n;
+    memset(&sr, 0, sizeof sr);
+    sr.data = &data;
+    sr.threads = opt->threads;
+    sr.tol = tol;
+    sr.max_it = max_it;
+    sr.lo = beta_min;
+    sr.hi = beta_max;
+
+    /* beta = 1: the NLL before, the row maxima, and which end can hold
+     * the optimum (f' is nondecreasing) */
+    pass(&data, 1.0, 1, opt->threads, &at_one);
+    data.fill_max = 0;
+    fi.nll_before = at_one.nll;
+    last = at_one;
+    if (at_one.d1 >= 0.0) {
+        block_sums e;
+        pass(&data, beta_min, 1, opt->threads, &e);
+        if (e.d1 >= 0.0) {
+            beta = beta_min;
+            sr.status = "temperature-to-infinity";
+            last = e;
+            goto done;
+        }
+        sr.lo_known = 1;
+    }
+    if (at_one.not_max == 0) {
+        beta = beta_max;
+        sr.status = "temperature-to-zero";
+        pass(&data, beta, 1, opt->threads, &last);
+        goto done;
+    }
+    if (at_one.d1 == 0.0) {
+        sr.status = "converged";
+        goto done;
+    }
+    if (at_one.d1 > 0.0) {
+        sr.hi = 1.0;
+        sr.hi_known = 1;
+    } else {
+        sr.lo = 1.0;
+        sr.lo_known = 1;
+    }
+
+    /* the start from every SUB_STRIDE-th row, kept inside the bracket */
+    if (n / SUB_STRIDE >= SUB_MIN) {
+        search sub = sr;
+        block_sums ignored;
+        double b;
+
+        sub.row_stride = SUB_STRIDE;
+        sub.tol = SUB_TOLERANCE;
+        sub.max_it = 50;
+        sub.lo_known = sub.hi_known = 1;  /* no end checks on the sample */
+        b = solve(&sub, 1.0, &ignored);
+        if (b > sr.lo && b < sr.hi)
+            beta = b;
+    }
+
+    /* all rows, from there; the final pass is at the returned beta */
+    sr.row_stride = 1;
+    beta = solve(&sr, beta, &last);
+    fi.iterations = sr.iterations;
+    if (strncmp(sr.status, "temperature-to-", 15) != 0)
+        pass(&data, beta, 1, opt->threads, &last);
+
+done:
+    calib_free(data.row_max);
+    fi.nll_after = last.nll;
+    fi.gradient = fabs(last.d1);
+    snprintf(fi.status, sizeof fi.status, "%s", sr.status);
+    *temperature = beta == beta_max   ? CALIB_TEMPERATURE_MIN
+                   : beta == beta_min ? CALIB_TEMPERATURE_MAX
+                                      : 1.0 / beta;
+    *info = fi;
+    return CALIB_OK;
 }
 
 calib_status calib_temperature_fit(const double *z, size_t n, size_t k,
@@ -229,89 +584,6 @@ calib_status calib_temperature_fit(const double *z, size_t n, size_t k,
                                    double *temperature, calib_fit_info *info,
                                    calib_error *err)
 {
-    double beta_min = 1.0 / CALIB_TEMPERATURE_MAX;
-    double beta_max = 1.0 / CALIB_TEMPERATURE_MIN;
-    double tol = opt->tolerance > 0.0 ? opt->tolerance : 1e-12;
-    size_t max_it = opt->max_iterations > 0 ? opt->max_iterations
-                                            : DEFAULT_MAX_ITERATIONS;
-    unsigned threads = opt->threads;
-    calib_fit_info fi;
-    double beta, t_out, g, h, nll;
-    const char *status = "max-iterations";
-
-    if (n == 0 || k < 2)
-        return calib_failf(err, CALIB_E_SHAPE,
-                           "temperature scaling needs rows and >= 2 classes");
-    memset(&fi, 0, sizeof fi);
-    fi.n = n;
-    calib_temperature_nll(z, n, k, labels, 1.0, threads, &fi.nll_before,
-                          NULL, NULL);
-
-    /* the ends first: is the optimum inside [beta_min, beta_max]? */
-    calib_temperature_nll(z, n, k, labels, beta_min, threads, NULL, &g,
-                          NULL);
-    if (g >= 0.0) {
-        beta = beta_min;
-        t_out = CALIB_TEMPERATURE_MAX;
-        status = "temperature-to-infinity";
-        goto done;
-    }
-    if (true_class_always_max(z, n, k, labels)) {
-        beta = beta_max;
-        t_out = CALIB_TEMPERATURE_MIN;
-        status = "temperature-to-zero";
-        goto done;
-    }
-    calib_temperature_nll(z, n, k, labels, beta_max, threads, NULL, &g,
-                          NULL);
-    if (g <= 0.0) {
-        beta = beta_max;
-        t_out = CALIB_TEMPERATURE_MIN;
-        status = "temperature-to-zero";
-        goto done;
-    }
-
-    /* safeguarded Newton on f'(beta) = 0 inside the bracket */
-    {
-        double lo = beta_min, hi = beta_max;
-        beta = 1.0;
-        for (size_t it = 1; it <= max_it; it++) {
-            double next;
-
-            fi.iterations = it;
-            calib_temperature_nll(z, n, k, labels, beta, threads, NULL, &g,
-                                  &h);
-            if (g == 0.0) {
-                status = "converged";
-                break;
-            }
-            if (g < 0.0)
-                lo = beta;
-            else
-                hi = beta;
-            next = h > 0.0 ? beta - g / h : (double)NAN;
-            if (!(next > lo && next < hi))
-                next = hi > 4.0 * lo ? sqrt(lo * hi) : 0.5 * (lo + hi);
-            if (fabs(next - beta) <= tol * next) {
-                beta = next;
-                status = "converged";
-                break;
-            }
-            beta = next;
-            if (hi - lo <= tol * lo) {
-                status = "converged";
-                break;
-            }
-        }
-        t_out = 1.0 / beta;
-    }
-
-done:
-    calib_temperature_nll(z, n, k, labels, beta, threads, &nll, &g, NULL);
-    fi.nll_after = nll;
-    fi.gradient = fabs(g);
-    snprintf(fi.status, sizeof fi.status, "%s", status);
-    *temperature = t_out;
-    *info = fi;
-    return CALIB_OK;
+    return calib_temperature_fit_logits(z, CALIB_FLOAT64, n, k, labels, opt,
+                                        temperature, info, err);
 }

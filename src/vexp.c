@@ -48,12 +48,6 @@
 #define VEXP_MIN (-746.0)
 #define VEXP_MAX 710.0
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    !defined(CALIB_NO_MULTIVERSION)
-#define VEXP_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VEXP_CLONES
-#endif
 
 static inline uint64_t bits_of(double x)
 {
@@ -120,7 +114,7 @@ static inline double exp_one(double x)
     return y;
 }
 
-VEXP_CLONES
+CALIB_TARGET_CLONES
 void calib_vexp(const double *x, double *y, size_t n)
 {
     size_t i = 0;

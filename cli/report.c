@@ -276,7 +276,9 @@ static const formula formulas[] = {
      BLOCK(MATH_NAME("Brier") MO("=") ONE_N SUM_I SUM_K
            SUP(PAREN(P_IK MINUS IND(Y_I MO("=") MI("k"))), MN("2"))),
      "Brier (1950): the squared distance between the probability vector "
-     "and the one-hot label."},
+     "and the one-hot label, in [0, 2]. For a binary input (one column) "
+     "it is (1/N) \xE2\x88\x91<sub>i</sub> (p<sub>i</sub> " U_MINUS
+     " y<sub>i</sub>)<sup>2</sup>, in [0, 1]."},
     {"f-kl", "KL divergence to smoothed targets",
      BLOCK(Q_IK MO("=") PAREN(MN("1") MINUS EPS) IND(Y_I MO("=") MI("k"))
            MO("+") FRAC(EPS, MI("K")) MO(",") SPACE
@@ -310,9 +312,10 @@ static const formula formulas[] = {
      BLOCK(SUB(MATH_NAME("ECE"), MI("em")) MO("=") SUM_M
            FRAC(SIZE_BM, MI("N")) ABS(ACC_BM MINUS CONF_BM) MO(",") SPACE
            SIZE_BM MO("\xE2\x89\x88") FRAC(MI("N"), MI("M"))),
-     "ECE with bins holding (nearly) equal numbers of samples: the "
-     "adaptive binning of Nixon et al. (2019), on the top-label "
-     "confidence. The column ACE of the table."},
+     "ECE with bins holding (nearly) equal numbers of samples, samples "
+     "of equal confidence kept together: the adaptive binning of Nixon et "
+     "al. (2019), on the confidence r<sub>i</sub>. The column ACE of the "
+     "table."},
     {"f-classwise", "Classwise ECE",
      BLOCK(MATH_NAME("cwECE") MO("=") FRAC(MN("1"), MI("K")) SUM_K SUM_M
            FRAC(ABS(SUB(MI("B"), ROW(MI("m") MI("k")))), MI("N"))
@@ -321,8 +324,10 @@ static const formula formulas[] = {
                ROW(MI("m") MI("k")))) "</munder>"
                PAREN(IND(Y_I MO("=") MI("k")) MINUS P_IK)))),
      "Kull et al. (2019): B<sub>mk</sub> holds the samples whose "
-     "probability of class k lies in I<sub>m</sub>; every class counts, "
-     "not only the top one."},
+     "probability of class k lies in the equal-width interval "
+     "I<sub>m</sub>, whatever the scheme; every class counts, not only "
+     "the top one. A binary input has the two classes 1 " U_MINUS
+     " p and p."},
     {"f-ce", "Loss: cross-entropy",
      BLOCK(SUB(MI("L"), MATH_NAME("CE")) MO("=") MINUS ONE_N SUM_I LOG
            P_IY MO(",") SPACE P_IK MO("=") SUB(MATH_NAME("softmax"),

@@ -614,13 +614,21 @@ static calib_status put_diagrams(html_buf *hb, const cli_report *r,
         if (e->test == NULL || e->skipped != NULL)
             continue;
         st = calib_svg_reliability(e->test, e->name, NULL, NULL, &svg, err);
-        if (st != CALIB_OK)
+        if (st == CALIB_E_NOMEM)
             return st;
         hb_puts(hb, "<figure data-method=\"");
         hb_escape(hb, e->name);
         hb_puts(hb, "\">\n");
-        hb_svg(hb, svg, i);
-        calib_free(svg);
+        if (st == CALIB_OK) {
+            hb_svg(hb, svg, i);
+            calib_free(svg);
+        } else {
+            /* metrics without a table still get their row and caption */
+            hb_puts(hb, "<p>No diagram: ");
+            hb_escape(hb, err != NULL ? err->message : "no bins");
+            hb_puts(hb, "</p>\n");
+            calib_error_clear(err);
+        }
         hb_puts(hb, "<figcaption>");
         hb_escape(hb, e->name);
         if (isfinite(e->test->ece) && isfinite(e->test->mce))

@@ -274,6 +274,23 @@ int main(int argc, char **argv)
     CHECK(html != NULL && strstr(html, "id=\"extra\"") == NULL);
     free(html);
 
+    /* metrics without bins: the page says so instead of a diagram */
+    {
+        calib_metrics nobins = after;
+        nobins.n_bins = 0;
+        nobins.bins = NULL;
+        entries[1].test = &nobins;
+        report.n_entries = 2;
+        CHECK_STATUS(cli_write_report(path, &report, &err), CALIB_OK);
+        html = slurp(path, &len);
+        CHECK(html != NULL && strstr(html, "<p>No diagram: ") != NULL);
+        CHECK(html != NULL && count(html, "<svg xmlns=") == 1);
+        free(html);
+        entries[1].test = &after;
+        report.n_entries = 1;
+        CHECK_STATUS(cli_write_report(path, &report, &err), CALIB_OK);
+    }
+
     /* failures: bad arguments, allocation failures keep the old file */
     CHECK_STATUS(cli_write_report(NULL, &report, &err), CALIB_E_ARGUMENT);
     CHECK_STATUS(cli_write_report(path, NULL, &err), CALIB_E_ARGUMENT);

@@ -233,12 +233,24 @@ typedef struct row_result {
     int clipped;
 } row_result;
 
+/* Fixed-length inner loops of LANES: gcc -O2 vectorises those (its cheap
+ * cost model wants a known trip count), and sums kept in LANES separate
+ * partial sums, always combined in the same order, have the same bits
+ * whatever the chunking or the number of threads. */
+#define LANES 8
+
+CALIB_TARGET_CLONES
 static void load_row(const worker *w, size_t i, size_t k)
 {
     if (w->dtype == CALIB_FLOAT32) {
         const float *src = (const float *)w->preds + i * k;
-        for (size_t j = 0; j < k; j++)
-            w->t[j] = (double)src[j];
+        double *t = w->t;
+        size_t j = 0;
+        for (; j + LANES <= k; j += LANES)
+            for (size_t l = 0; l < LANES; l++)
+                t[j + l] = (double)src[j + l];
+        for (; j < k; j++)
+            t[j] = (double)src[j];
     } else {
         memcpy(w->t, (const double *)w->preds + i * k, k * sizeof *w->t);
     }
@@ -258,21 +270,74 @@ static calib_status row_failed(worker *w, const char *field)
                 (int64_t)((w)->first_row + (i)), -1, -1, __VA_ARGS__),     \
      row_failed((w), (field)))
 
-/* Adds the classwise cells of a probability row p[0..k) and returns
- * sum_k p_k^2. */
-static double add_classwise(worker *w, const double *p, size_t k,
+/*
+ * Adds the classwise cells of a probability row p[0..k) and returns
+ * sum_k p_k^2. Every value first goes to its class's cell of bin 0 (cells
+ * 0..k-1, contiguous: a loop that vectorises); the values beyond the
+ * first bin, few in a row of K classes, are then moved to their own bin.
+ * Counts and the 2^-52 units are integers, so the move is exact.
+ */
+/* Moves p_j (class j) from bin 0 to its own bin, if that is not 0. */
+static void move_from_first_bin(calib_sums *s, const calib_edges *edges,
+                                const double *p, size_t k, size_t j)
+{
+    size_t b = calib_edges_find(edges, p[j]);
+
+    if (b != 0) {
+        uint64_t u = units52(p[j]);
+        s->cw_count[j]--;
+        s->cw_pending[j] -= u;
+        s->cw_count[b * k + j]++;
+        s->cw_pending[b * k + j] += u;
+    }
+}
+
+CALIB_TARGET_CLONES
+static double add_classwise(worker *w, const double *restrict p, size_t k,
                             int64_t label)
 {
     const calib_edges *edges = &w->acc->edges;
     calib_sums *s = &w->sums;
-    double squares = 0.0;
+    uint64_t *restrict count0 = s->cw_count;
+    uint64_t *restrict pending0 = s->cw_pending;
+    double sq[LANES] = {0}, squares = 0.0;
+    /* p is beyond bin 0 when p > 1/M (right-closed) or p >= 1/M (left):
+     * for doubles p >= h is p > the double just below h */
+    double first_hi = edges->rule == CALIB_BIN_RIGHT
+                          ? edges->edge[1]
+                          : nextafter(edges->edge[1], -HUGE_VAL);
+    size_t j = 0;
 
-    for (size_t j = 0; j < k; j++) {
-        size_t cell = calib_edges_find(edges, p[j]) * k + j;
-        s->cw_count[cell]++;
-        s->cw_pending[cell] += units52(p[j]);
-        squares += p[j] * p[j];
+    for (; j + LANES <= k; j += LANES)
+        for (size_t l = 0; l < LANES; l++)
+            count0[j + l]++;
+    for (j = 0; j + LANES <= k; j += LANES)
+        for (size_t l = 0; l < LANES; l++)
+            pending0[j + l] += units52(p[j + l]);
+    for (j = 0; j + LANES <= k; j += LANES)
+        for (size_t l = 0; l < LANES; l++)
+            sq[l] += p[j + l] * p[j + l];
+    for (; j < k; j++) {
+        count0[j]++;
+        pending0[j] += units52(p[j]);
+        sq[0] += p[j] * p[j];
     }
+    for (size_t l = 0; l < LANES; l++)
+        squares += sq[l];
+
+    /* the few values beyond bin 0, found a block at a time */
+    for (j = 0; j + LANES <= k; j += LANES) {
+        int any = 0;
+        for (size_t l = 0; l < LANES; l++)
+            any |= p[j + l] > first_hi;
+        if (any)
+            for (size_t l = 0; l < LANES; l++)
+                if (p[j + l] > first_hi)
+                    move_from_first_bin(s, edges, p, k, j + l);
+    }
+    for (; j < k; j++)
+        if (p[j] > first_hi)
+            move_from_first_bin(s, edges, p, k, j);
     s->cw_hits[calib_edges_find(edges, p[label]) * k + (size_t)label]++;
     return squares;
 }
@@ -291,25 +356,55 @@ static double kl_of(const calib_accumulator *acc, double sum_log_p,
 
 /* Checks a row of logits (in w->t) and leaves t_k = z_k - max in w->t,
  * exp(t_k) in w->e; *sum = sum_k exp(t_k), *sum_t = sum_k t_k. */
+CALIB_TARGET_CLONES
 static calib_status softmax_row(worker *w, size_t i, double *sum,
                                 double *sum_t, double *min_t)
 {
-    size_t k = w->acc->cols, a;
+    size_t k = w->acc->cols, a, j = 0;
     double *t = w->t, *e = w->e;
-    double max = t[0], min = t[0], s = 0.0, st = 0.0;
+    double mx[LANES], mn[LANES], sl[LANES] = {0}, stl[LANES] = {0};
+    double max, min, s = 0.0, st = 0.0;
 
-    /* max and min first: both finite means no infinity anywhere */
-    for (size_t j = 1; j < k; j++) {
-        max = t[j] > max ? t[j] : max;
-        min = t[j] < min ? t[j] : min;
+    /* max and min first: both finite means no infinity anywhere (a NaN
+     * is never taken by the comparisons; it shows in the sum of exp) */
+    for (size_t l = 0; l < LANES; l++)
+        mx[l] = mn[l] = t[0];
+    for (; j + LANES <= k; j += LANES)
+        for (size_t l = 0; l < LANES; l++)
+            mx[l] = t[j + l] > mx[l] ? t[j + l] : mx[l];
+    for (j = 0; j + LANES <= k; j += LANES)
+        for (size_t l = 0; l < LANES; l++)
+            mn[l] = t[j + l] < mn[l] ? t[j + l] : mn[l];
+    for (; j < k; j++) {
+        mx[0] = t[j] > mx[0] ? t[j] : mx[0];
+        mn[0] = t[j] < mn[0] ? t[j] : mn[0];
     }
-    for (size_t j = 0; j < k; j++) {
+    max = mx[0];
+    min = mn[0];
+    for (size_t l = 1; l < LANES; l++) {
+        max = mx[l] > max ? mx[l] : max;
+        min = mn[l] < min ? mn[l] : min;
+    }
+
+    for (j = 0; j + LANES <= k; j += LANES)
+        for (size_t l = 0; l < LANES; l++) {
+            t[j + l] -= max;
+            stl[l] += t[j + l];
+        }
+    for (; j < k; j++) {
         t[j] -= max;
-        st += t[j];
+        stl[0] += t[j];
     }
     calib_vexp(t, e, k);
-    for (size_t j = 0; j < k; j++)
-        s += e[j];
+    for (j = 0; j + LANES <= k; j += LANES)
+        for (size_t l = 0; l < LANES; l++)
+            sl[l] += e[j + l];
+    for (; j < k; j++)
+        sl[0] += e[j];
+    for (size_t l = 0; l < LANES; l++) {
+        s += sl[l];
+        st += stl[l];
+    }
     if (!isfinite(max) || !isfinite(min) || isnan(s)) {
         load_row(w, i, k);
         for (a = 0; a < k && isfinite(t[a]); a++)
@@ -385,6 +480,7 @@ static calib_status binary_row(worker *w, size_t i, double *p,
     return CALIB_OK;
 }
 
+CALIB_TARGET_CLONES
 static calib_status row_logits(worker *w, size_t i, row_result *r)
 {
     const calib_accumulator *acc = w->acc;
@@ -418,9 +514,17 @@ static calib_status row_logits(worker *w, size_t i, row_result *r)
         r->kl = kl_of(acc, sum_t - (double)k * log_sum, log_py, r->nll);
     }
 
-    /* the probabilities, in place of the exponentials */
-    for (size_t j = 0; j < k; j++)
-        e[j] /= sum;
+    /* the probabilities, in place of the exponentials: times 1 / sum, no
+     * division per value (p differs from e / sum by at most 1 ulp) */
+    {
+        double inv = 1.0 / sum;
+        size_t j = 0;
+        for (; j + LANES <= k; j += LANES)
+            for (size_t l = 0; l < LANES; l++)
+                e[j + l] *= inv;
+        for (; j < k; j++)
+            e[j] *= inv;
+    }
     squares = add_classwise(w, e, k, r->label);
     py = e[r->label];
     r->brier = (squares - py * py) + (1.0 - py) * (1.0 - py);

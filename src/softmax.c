@@ -4,7 +4,7 @@
  *
  * softmax(z)_k = exp(z_k - m) / sum_j exp(z_j - m) with m = max_j z_j, so
  * every exponent is <= 0 and the largest term is exactly 1: no overflow,
- * and the sum is in [1, K]. log_softmax(z)_k = z_k - m - log(sum_j
+ * and the sum is in [1, K]. log_softmax(z)_k = (z_k - m) - log(sum_j
  * exp(z_j - m)) never takes the log of a rounded probability, so it stays
  * exact for probabilities far below DBL_MIN (logits 1e4 apart).
  */
@@ -43,13 +43,14 @@ void calib_log_softmax(const double *logits, size_t n, size_t k,
     for (size_t i = 0; i < n; i++) {
         const double *z = logits + i * k;
         double *o = out + i * k;
-        double m = row_max(z, k), sum = 0.0, lse;
+        double m = row_max(z, k), sum = 0.0, log_sum;
 
         for (size_t j = 0; j < k; j++)
             sum += exp(z[j] - m);
-        lse = m + log(sum);
+        log_sum = log(sum);
+        /* (z - m) first: adding log_sum to a large m would round it away */
         for (size_t j = 0; j < k; j++)
-            o[j] = z[j] - lse;
+            o[j] = (z[j] - m) - log_sum;
     }
 }
 

@@ -9,13 +9,32 @@
  * reads, reports and maps failures to exit statuses. Errors about a row
  * of the input name the file that holds it (the library says which input
  * in calib_error.field).
+ *
+ * A plain .npy of predictions streams: it is read STREAM_BYTES at a time
+ * into one buffer and each chunk is added to a calib_accumulator with its
+ * absolute first row, so a file larger than memory is evaluated in a
+ * bounded space (the labels, 8 bytes per row, and the equal-mass pairs,
+ * 16 bytes per row, stay in memory). The accumulator's sums are exact, so
+ * chunking changes no bit of the output. Other inputs are read whole. On
+ * a terminal, work that lasts more than a second shows a progress line on
+ * stderr, erased at the end.
  */
 #include "cli.h"
 
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bytes of predictions read per chunk when streaming a .npy. */
+#define STREAM_BYTES ((size_t)16 << 20)
+
+/* Seconds before the progress line appears, and between its updates. */
+#define PROGRESS_AFTER 1.0
+#define PROGRESS_EVERY 0.1
 
 enum { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };
 
@@ -382,6 +401,165 @@ static int read_inputs(const eval_args *a, const char *path,
 }
 
 /* ------------------------------------------------------------------------
+ * Streaming a .npy
+ * ------------------------------------------------------------------------ */
+
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A progress line on stderr, only on a terminal and only once the work
+ * has lasted PROGRESS_AFTER seconds. */
+typedef struct progress {
+    int on;
+    int shown;
+    double start;
+    double last;
+} progress;
+
+static void progress_init(progress *p)
+{
+    p->on = isatty(STDERR_FILENO);
+    p->shown = 0;
+    p->start = p->on ? seconds_now() : 0.0;
+    p->last = p->start;
+}
+
+static void progress_update(progress *p, size_t done, size_t total)
+{
+    enum { WIDTH = 30 };
+    char bar[WIDTH + 1];
+    double now, frac;
+    size_t fill;
+
+    if (!p->on || total == 0)
+        return;
+    now = seconds_now();
+    if (now - p->start < PROGRESS_AFTER || now - p->last < PROGRESS_EVERY)
+        return;
+    p->last = now;
+    p->shown = 1;
+    frac = (double)done / (double)total;
+    fill = (size_t)(frac * WIDTH);
+    for (size_t i = 0; i < WIDTH; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[WIDTH] = '\0';
+    fprintf(stderr, "\rcalib eval: [%s] %3.0f%% %zu / %zu rows", bar,
+            100.0 * frac, done, total);
+    fflush(stderr);
+}
+
+static void progress_end(progress *p)
+{
+    if (p->shown) {
+        fprintf(stderr, "\r%*s\r", 72, "");
+        fflush(stderr);
+    }
+}
+
+/*
+ * Evaluates a .npy of predictions chunk by chunk. Returns 0 with *m
+ * filled, an exit status after a message, or -1 when the file does not
+ * stream (Fortran order, .npz, a pipe): then nothing was printed and the
+ * caller reads it whole.
+ */
+static int stream_npy(const eval_args *a, const char *path,
+                      calib_input input, calib_metrics *m)
+{
+    calib_npy_stream *s = NULL;
+    calib_accumulator *acc = NULL;
+    calib_dtype dtype;
+    calib_error err;
+    progress prog;
+    size_t rows = 0, cols = 0, n = 0, done = 0, chunk_rows, item;
+    int64_t *labels = NULL;
+    void *chunk = NULL;
+    int rc = 0;
+
+    calib_error_clear(&err);
+    if (strlen(path) < 4 || strcmp(path + strlen(path) - 4, ".npy") != 0)
+        return -1;
+    if (calib_npy_stream_open(path, &s, &rows, &cols, &dtype, &err)
+        != CALIB_OK) {
+        if (err.status == CALIB_E_UNSUPPORTED && err.field[0] == '\0')
+            return -1;
+        if (strcmp(err.field, "fortran_order") == 0)
+            return -1;
+        return cli_fail(&err, 0);
+    }
+    if (a->labels == NULL) {
+        cli_error("eval: --labels is required with %s", path);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    if (calib_read_labels(a->labels, &labels, &n, &err) != CALIB_OK) {
+        rc = cli_fail(&err, 0);
+        goto done;
+    }
+    if (n != rows) {
+        cli_error("%s: %zu labels, but %s has %zu rows", a->labels, n, path,
+                  rows);
+        rc = cli_exit_status(CALIB_E_SHAPE, 0);
+        goto done;
+    }
+    if (rows == 0 || cols == 0) {
+        cli_error("%s: predictions are %zu x %zu; need at least one row and "
+                  "one class", path, rows, cols);
+        rc = cli_exit_status(CALIB_E_SHAPE, 0);
+        goto done;
+    }
+    item = dtype == CALIB_FLOAT32 ? 4 : 8;
+    chunk_rows = STREAM_BYTES / (cols * item);
+    if (chunk_rows == 0)
+        chunk_rows = 1;
+    if (chunk_rows > rows)
+        chunk_rows = rows;
+    chunk = calib_malloc(chunk_rows * cols * item);
+    if (chunk == NULL) {
+        cli_error("eval: out of memory for a chunk of %zu rows", chunk_rows);
+        rc = cli_exit_status(CALIB_E_NOMEM, 0);
+        goto done;
+    }
+    if (calib_accumulator_alloc(cols, input, &a->eval, &acc, &err)
+        != CALIB_OK) {
+        rc = cli_fail(&err, 0);
+        goto done;
+    }
+
+    progress_init(&prog);
+    for (;;) {
+        size_t got = 0;
+        if (calib_npy_stream_read(s, chunk, chunk_rows, &got, &err)
+            != CALIB_OK) {
+            rc = cli_fail(&err, 0);
+            break;
+        }
+        if (got == 0)
+            break;
+        if (calib_accumulator_add(acc, chunk, dtype, labels + done, got,
+                                  done, &err) != CALIB_OK) {
+            rc = fail_in(&err, path, a->labels);
+            break;
+        }
+        done += got;
+        progress_update(&prog, done, rows);
+    }
+    progress_end(&prog);
+    if (rc == 0 && calib_accumulator_finish(acc, m, &err) != CALIB_OK)
+        rc = fail_in(&err, path, a->labels);
+
+done:
+    calib_accumulator_free(acc);
+    calib_npy_stream_close(s);
+    calib_free(chunk);
+    calib_free(labels);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
  * Reports
  * ------------------------------------------------------------------------ */
 
@@ -644,13 +822,19 @@ int cmd_eval(int argc, char **argv)
         r.input = a.logits != NULL ? "logits" : "probs";
         r.preds_file = a.logits != NULL ? a.logits : a.probs;
         r.labels_file = is_csv(r.preds_file) ? NULL : a.labels;
-        rc = read_inputs(&a, r.preds_file, &preds, &labels);
-        if (rc != 0)
+        rc = is_csv(r.preds_file) ? -1
+                                  : stream_npy(&a, r.preds_file, input, &m);
+        if (rc > 0)
             goto done;
-        if (calib_evaluate(&preds, input, labels, &a.eval, &m, &err)
-            != CALIB_OK) {
-            rc = fail_in(&err, r.preds_file, r.labels_file);
-            goto done;
+        if (rc < 0) {
+            rc = read_inputs(&a, r.preds_file, &preds, &labels);
+            if (rc != 0)
+                goto done;
+            if (calib_evaluate(&preds, input, labels, &a.eval, &m, &err)
+                != CALIB_OK) {
+                rc = fail_in(&err, r.preds_file, r.labels_file);
+                goto done;
+            }
         }
     }
     have_metrics = 1;

@@ -356,6 +356,21 @@ static calib_status find_member(zip_archive *z, const char *key,
     return CALIB_E_ARGUMENT;
 }
 
+/* zlib's own state and window go through the calib allocator too, so
+ * that an allocation failure inside inflate can be injected and is
+ * reported as CALIB_E_NOMEM. */
+static voidpf zlib_alloc(voidpf opaque, uInt items, uInt size)
+{
+    (void)opaque;
+    return calib_calloc(items, size);
+}
+
+static void zlib_free(voidpf opaque, voidpf ptr)
+{
+    (void)opaque;
+    calib_free(ptr);
+}
+
 static calib_status inflate_member(zip_archive *z, const zip_entry *m,
                                    unsigned char *out, size_t usize)
 {
@@ -369,6 +384,9 @@ static calib_status inflate_member(zip_archive *z, const zip_entry *m,
     if (in == NULL)
         return zip_fail(z, CALIB_E_NOMEM, "out of memory");
     memset(&zs, 0, sizeof zs);
+    zs.zalloc = zlib_alloc;
+    zs.zfree = zlib_free;
+    zs.opaque = Z_NULL;
     if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
         calib_free(in);
         return zip_fail(z, CALIB_E_NOMEM, "cannot start zlib");
@@ -401,6 +419,10 @@ static calib_status inflate_member(zip_archive *z, const zip_entry *m,
         rc = inflate(&zs, Z_NO_FLUSH);
         if (rc == Z_STREAM_END)
             break;
+        if (rc == Z_MEM_ERROR) {
+            st = zip_fail(z, CALIB_E_NOMEM, "out of memory inflating");
+            break;
+        }
         if (rc != Z_OK && rc != Z_BUF_ERROR) {
             st = calib_fail(z->err, CALIB_E_FORMAT, z->name, -1, -1, -1,
                             "corrupt deflate data: %s",

@@ -33,6 +33,7 @@
 #include "calibrators.h"
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -45,6 +46,10 @@
 #define ARMIJO 1e-4
 
 #define DEFAULT_MAX_ITERATIONS 100
+
+/* Relative size of F below which differences of F are rounding noise:
+ * a few ulps of each of the n terms' contribution to the sum. */
+#define DECREMENT_FLOOR (64.0 * DBL_EPSILON)
 
 /* log(1 + exp(u)) - t u, never overflowing. */
 static double point_loss(double u, double t)
@@ -177,6 +182,17 @@ static void logistic_newton(double *x, size_t n, size_t d, const double *t,
             slope += g[j] * s[j];
         if (!(slope < 0.0)) {
             res->converged = 1;     /* no descent direction left */
+            break;
+        }
+        /* Newton decrement -slope = g' H^-1 g ~ twice the gap to the
+         * optimum: once it is below the rounding of F, no line search can
+         * tell steps apart any more (it would halve at random, step after
+         * step); the full Newton step is then the answer, quadratic
+         * convergence making its error ~|s|^2 */
+        if (-slope <= DECREMENT_FLOOR * fabs(f)) {
+            for (size_t j = 0; j < d; j++)
+                w[j] += s[j];
+            res->converged = 1;
             break;
         }
         while (step >= MIN_STEP) {

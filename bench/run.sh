@@ -7,6 +7,7 @@
 # Environment:
 #   BENCH_REPS=5        repeats of the fast tasks (the median is reported)
 #   BENCH_SLOW_REPS=3   repeats of the peers' multi-second tasks
+#   BENCH_TEMP_REPS=3   repeats of the PyTorch temperature recipe (slowest)
 #   BENCH_N=50000 BENCH_K=1000 BENCH_SEED=42   the eval data
 #   BENCH_BINARY_N=1000000   scores for isotonic regression and Platt
 #   BENCH_BIG=1         also stream a 2 GB .npy (500 000 x 1 000 float32)
@@ -25,6 +26,7 @@ CALIB=$B/calib
 BIN=$B/bench
 REPS=${BENCH_REPS:-5}
 SLOW=${BENCH_SLOW_REPS:-3}
+TEMP_REPS=${BENCH_TEMP_REPS:-3}
 N=${BENCH_N:-50000}
 K=${BENCH_K:-1000}
 SEED=${BENCH_SEED:-42}
@@ -110,7 +112,7 @@ row "eval: calib kernel vs PyTorch" "$kern_s" "PyTorch f64 CPU" "$th_s" \
 say "bench: temperature scaling"
 tf=$("$BIN/bench_eval" temperature "$X" "$Y" "$REPS" 0) || tf="failed=1"
 tf_s=$(kv time_s "$tf")
-tt_line=$(peer temperature-torch "$work" "$SLOW")
+tt_line=$(peer temperature-torch "$work" "$TEMP_REPS")
 tt_s=$(kv time_s "$tt_line")
 [ -n "$tt_s" ] || tt_s="skipped"
 te_line=$(peer temperature-exact "$work" 1)

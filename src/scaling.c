@@ -802,8 +802,10 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
      * lowered in floating point: the optimum to working precision. */
     for (int run = 0; run <= MAX_RESTARTS; run++) {
         if (run > 0) {
-            if (iterations >= (size_t)setting.max_iterations)
+            if (iterations >= (size_t)max_iterations) {
+                code = LBFGSERR_MAXIMUMITERATION;
                 break;
+            }
             setting.max_iterations = max_iterations - (int)iterations;
         }
         p.iterations = 0;

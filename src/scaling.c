@@ -148,13 +148,22 @@ static void linear_map(calib_method method, const double *params,
         return;
     }
 
+    /* four partial sums: independent chains the compiler can overlap
+     * (a fixed order, so still the same bits on every run) */
     const double *b = params + k * k;
     for (size_t r = 0; r < k; r++) {
         const double *w = params + r * k;
-        double s = b[r];
-        for (size_t c = 0; c < k; c++)
-            s += w[c] * x[c];
-        z[r] = s;
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        size_t c = 0;
+        for (; c + 4 <= k; c += 4) {
+            s0 += w[c] * x[c];
+            s1 += w[c + 1] * x[c + 1];
+            s2 += w[c + 2] * x[c + 2];
+            s3 += w[c + 3] * x[c + 3];
+        }
+        for (; c < k; c++)
+            s0 += w[c] * x[c];
+        z[r] = b[r] + ((s0 + s1) + (s2 + s3));
     }
 }
 

@@ -275,7 +275,10 @@ static calib_status row_failed(worker *w, const char *field)
  * sum_k p_k^2. Every value first goes to its class's cell of bin 0 (cells
  * 0..k-1, contiguous: a loop that vectorises); the values beyond the
  * first bin, few in a row of K classes, are then moved to their own bin.
- * Counts and the 2^-52 units are integers, so the move is exact.
+ * Counts and the 2^-52 units are integers, so the move is exact. The
+ * counts of bin 0 are not incremented here: run_worker adds its number of
+ * rows to each at the end (unsigned arithmetic, so the decrements of moved
+ * values in between wrap and come back exactly).
  */
 /* Moves p_j (class j) from bin 0 to its own bin, if that is not 0. */
 static void move_from_first_bin(calib_sums *s, const calib_edges *edges,
@@ -285,7 +288,7 @@ static void move_from_first_bin(calib_sums *s, const calib_edges *edges,
 
     if (b != 0) {
         uint64_t u = units52(p[j]);
-        s->cw_count[j]--;
+        s->cw_count[j]--;           /* see the end of run_worker */
         s->cw_pending[j] -= u;
         s->cw_count[b * k + j]++;
         s->cw_pending[b * k + j] += u;
@@ -298,7 +301,6 @@ static double add_classwise(worker *w, const double *restrict p, size_t k,
 {
     const calib_edges *edges = &w->acc->edges;
     calib_sums *s = &w->sums;
-    uint64_t *restrict count0 = s->cw_count;
     uint64_t *restrict pending0 = s->cw_pending;
     double sq[LANES] = {0}, squares = 0.0;
     /* p is beyond bin 0 when p > 1/M (right-closed) or p >= 1/M (left):
@@ -310,15 +312,11 @@ static double add_classwise(worker *w, const double *restrict p, size_t k,
 
     for (; j + LANES <= k; j += LANES)
         for (size_t l = 0; l < LANES; l++)
-            count0[j + l]++;
-    for (j = 0; j + LANES <= k; j += LANES)
-        for (size_t l = 0; l < LANES; l++)
             pending0[j + l] += units52(p[j + l]);
     for (j = 0; j + LANES <= k; j += LANES)
         for (size_t l = 0; l < LANES; l++)
             sq[l] += p[j + l] * p[j + l];
     for (; j < k; j++) {
-        count0[j]++;
         pending0[j] += units52(p[j]);
         sq[0] += p[j] * p[j];
     }
@@ -674,6 +672,13 @@ static void run_worker(worker *w)
         if (st != CALIB_OK)
             return;
         add_row(w, i, &r);
+    }
+
+    /* every row put each class in bin 0 first (add_classwise) */
+    if (acc->has_classwise) {
+        uint64_t rows = (uint64_t)(w->end - w->begin);
+        for (size_t j = 0; j < acc->classes; j++)
+            w->sums.cw_count[j] += rows;
     }
 }
 

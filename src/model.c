@@ -902,6 +902,17 @@ static json_t *model_json(const calib_model *m)
     return root;
 }
 
+/* Releases text from json_dumps with jansson's own free function, which
+ * the host program may have replaced with json_set_alloc_funcs. */
+static void json_text_free(char *text)
+{
+    json_malloc_t malloc_fn;
+    json_free_t free_fn;
+
+    json_get_alloc_funcs(&malloc_fn, &free_fn);
+    free_fn(text);
+}
+
 calib_status calib_model_to_json(const calib_model *model, char **json,
                                  calib_error *err)
 {
@@ -925,14 +936,14 @@ calib_status calib_model_to_json(const calib_model *model, char **json,
     len = strlen(text);
     copy = calib_malloc(len + 2);
     if (copy == NULL) {
-        free(text);
+        json_text_free(text);
         return calib_failf(err, CALIB_E_NOMEM,
                            "out of memory (model JSON)");
     }
     memcpy(copy, text, len);
     copy[len] = '\n';
     copy[len + 1] = '\0';
-    free(text);
+    json_text_free(text);
     *json = copy;
     return CALIB_OK;
 }

@@ -10,10 +10,11 @@
  * of the input name the file that holds it (the library says which input
  * in calib_error.field).
  *
- * A plain .npy of predictions streams: it is read STREAM_BYTES at a time
- * into one buffer and each chunk is added to a calib_accumulator with its
- * absolute first row, so a file larger than memory is evaluated in a
- * bounded space (the labels, 8 bytes per row, and the equal-mass pairs,
+ * A plain .npy of predictions streams: it is read STREAM_BYTES at a time,
+ * into two buffers in turn (a thread reads the next chunk while the
+ * current one is computed), and each chunk is added to a calib_accumulator
+ * with its absolute first row, so a file larger than memory is evaluated
+ * in a bounded space (the labels, 8 bytes per row, and the equal-mass pairs,
  * 16 bytes per row, stay in memory). The accumulator's sums are exact, so
  * chunking changes no bit of the output. Other inputs are read whole. On
  * a terminal, work that lasts more than a second shows a progress line on
@@ -23,14 +24,16 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Bytes of predictions read per chunk when streaming a .npy. */
-#define STREAM_BYTES ((size_t)16 << 20)
+/* Bytes of predictions read per chunk when streaming a .npy (two such
+ * buffers are in memory). */
+#define STREAM_BYTES ((size_t)8 << 20)
 
 /* Seconds before the progress line appears, and between its updates. */
 #define PROGRESS_AFTER 1.0
@@ -460,6 +463,27 @@ static void progress_end(progress *p)
     }
 }
 
+/* One read of the next chunk, possibly on its own thread. */
+typedef struct chunk_read {
+    calib_npy_stream *s;
+    void *buf;
+    size_t max_rows;
+    size_t got;
+    calib_status status;
+    calib_error err;
+} chunk_read;
+
+static void *chunk_read_main(void *arg)
+{
+    chunk_read *r = arg;
+
+    calib_error_clear(&r->err);
+    r->got = 0;
+    r->status = calib_npy_stream_read(r->s, r->buf, r->max_rows, &r->got,
+                                      &r->err);
+    return NULL;
+}
+
 /*
  * Evaluates a .npy of predictions chunk by chunk. Returns 0 with *m
  * filled, an exit status after a message, or -1 when the file does not
@@ -476,8 +500,9 @@ static int stream_npy(const eval_args *a, const char *path,
     progress prog;
     size_t rows = 0, cols = 0, n = 0, done = 0, chunk_rows, item;
     int64_t *labels = NULL;
-    void *chunk = NULL;
-    int rc = 0;
+    void *buf[2] = {NULL, NULL};
+    chunk_read cur, next;
+    int rc = 0, which = 0;
 
     calib_error_clear(&err);
     if (strlen(path) < 4 || strcmp(path + strlen(path) - 4, ".npy") != 0)
@@ -517,8 +542,10 @@ static int stream_npy(const eval_args *a, const char *path,
         chunk_rows = 1;
     if (chunk_rows > rows)
         chunk_rows = rows;
-    chunk = calib_malloc(chunk_rows * cols * item);
-    if (chunk == NULL) {
+    buf[0] = calib_malloc(chunk_rows * cols * item);
+    buf[1] = chunk_rows < rows ? calib_malloc(chunk_rows * cols * item)
+                               : NULL;
+    if (buf[0] == NULL || (chunk_rows < rows && buf[1] == NULL)) {
         cli_error("eval: out of memory for a chunk of %zu rows", chunk_rows);
         rc = cli_exit_status(CALIB_E_NOMEM, 0);
         goto done;
@@ -529,24 +556,44 @@ static int stream_npy(const eval_args *a, const char *path,
         goto done;
     }
 
+    /* read chunk c + 1 on a thread while chunk c is computed; without a
+     * thread, the read simply happens after the computation */
     progress_init(&prog);
-    for (;;) {
-        size_t got = 0;
-        if (calib_npy_stream_read(s, chunk, chunk_rows, &got, &err)
-            != CALIB_OK) {
-            rc = cli_fail(&err, 0);
-            break;
-        }
-        if (got == 0)
-            break;
-        if (calib_accumulator_add(acc, chunk, dtype, labels + done, got,
-                                  done, &err) != CALIB_OK) {
+    cur.s = next.s = s;
+    cur.max_rows = next.max_rows = chunk_rows;
+    cur.buf = buf[0];
+    chunk_read_main(&cur);
+    while (cur.status == CALIB_OK && cur.got > 0) {
+        pthread_t tid;
+        int threaded = 0;
+        calib_status add_st;
+
+        which ^= 1;
+        next.buf = buf[which];
+        next.got = 0;
+        if (done + cur.got < rows)
+            threaded = pthread_create(&tid, NULL, chunk_read_main,
+                                      &next) == 0;
+        add_st = calib_accumulator_add(acc, cur.buf, dtype, labels + done,
+                                       cur.got, done, &err);
+        if (threaded)
+            pthread_join(tid, NULL);
+        if (add_st != CALIB_OK) {
             rc = fail_in(&err, path, a->labels);
             break;
         }
-        done += got;
+        done += cur.got;
         progress_update(&prog, done, rows);
+        if (!threaded && done < rows)
+            chunk_read_main(&next);
+        else if (!threaded) {
+            next.got = 0;
+            next.status = CALIB_OK;
+        }
+        cur = next;
     }
+    if (rc == 0 && cur.status != CALIB_OK)
+        rc = cli_fail(&cur.err, 0);
     progress_end(&prog);
     if (rc == 0 && calib_accumulator_finish(acc, m, &err) != CALIB_OK)
         rc = fail_in(&err, path, a->labels);
@@ -554,7 +601,8 @@ static int stream_npy(const eval_args *a, const char *path,
 done:
     calib_accumulator_free(acc);
     calib_npy_stream_close(s);
-    calib_free(chunk);
+    calib_free(buf[0]);
+    calib_free(buf[1]);
     calib_free(labels);
     return rc;
 }

@@ -30,6 +30,9 @@ typedef struct run_args {
     const char *methods;
     const char *out_dir;
     const char *report;
+    const char *report_extra;
+    char *extra;                 /* its text, read before any fitting */
+    const char *title;
     int json;
     calib_fit_options opt;
 } run_args;
@@ -67,6 +70,9 @@ void cmd_run_help(FILE *out)
         "                  all (the default)\n"
         "  --out DIR       where models and summary.json go; calib-out\n"
         "  --report F      also write an HTML report\n"
+        "  --report-extra F  an HTML fragment added to the report as its own\n"
+        "                  section (e.g. out/tradeoff/tradeoff.html)\n"
+        "  --title TEXT    the report's title; \"calib run\"\n"
         "  --format table|json  print the table (default) or summary.json\n"
         "  --bins M        bins of the metrics and of histogram binning; 15\n");
     cli_fit_options_help(out);
@@ -119,6 +125,8 @@ static int parse(int argc, char **argv, run_args *a)
         STRING_FLAG("--methods", methods)
         STRING_FLAG("--out", out_dir)
         STRING_FLAG("--report", report)
+        STRING_FLAG("--report-extra", report_extra)
+        STRING_FLAG("--title", title)
 #undef PREDS_FLAG
 #undef STRING_FLAG
         if ((v = cli_flag_value(argc, argv, &i, "--format")) != NULL) {
@@ -390,6 +398,38 @@ static int write_summary(const run_args *a, const char *text, size_t len)
     return 0;
 }
 
+/* The fragment of --report-extra, whole, NUL-terminated; NULL and a
+ * message on failure. At most 4 MiB: it is a section, not a page. */
+static char *read_fragment(const char *path)
+{
+    enum { LIMIT = 4 << 20 };
+    FILE *f = fopen(path, "rb");
+    char *text;
+    size_t len;
+
+    if (f == NULL) {
+        cli_error("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    text = malloc(LIMIT + 1);
+    if (text == NULL) {
+        fclose(f);
+        cli_error("%s: out of memory", path);
+        return NULL;
+    }
+    len = fread(text, 1, LIMIT + 1, f);
+    if (ferror(f) || len > LIMIT) {
+        cli_error("%s: %s", path, ferror(f) ? "read error"
+                                             : "larger than 4 MiB");
+        fclose(f);
+        free(text);
+        return NULL;
+    }
+    fclose(f);
+    text[len] = '\0';
+    return text;
+}
+
 static int write_report(const run_args *a, const calib_eval_options *eopt,
                         const calib_metrics *base, const run_entry *entries,
                         size_t count)
@@ -397,6 +437,7 @@ static int write_report(const run_args *a, const calib_eval_options *eopt,
     cli_report_entry rows[CALIB_METHOD_COUNT + 1];
     cli_report rep;
     calib_error err;
+    int rc = 0;
 
     memset(rows, 0, sizeof rows);
     rows[0].name = "uncalibrated";
@@ -415,7 +456,8 @@ static int write_report(const run_args *a, const calib_eval_options *eopt,
         r->parameters = en->parameters[0] != '\0' ? en->parameters : NULL;
     }
     memset(&rep, 0, sizeof rep);
-    rep.title = "calib run";
+    rep.title = a->title != NULL ? a->title : "calib run";
+    rep.extra_html = a->extra;
     rep.val_preds = a->val_preds;
     rep.val_labels = a->val_labels;
     rep.test_preds = a->test_preds;
@@ -425,8 +467,8 @@ static int write_report(const run_args *a, const calib_eval_options *eopt,
     rep.entries = rows;
     rep.n_entries = count + 1;
     if (cli_write_report(a->report, &rep, &err) != CALIB_OK)
-        return cli_fail(&err, 1);
-    return 0;
+        rc = cli_fail(&err, 1);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -453,6 +495,14 @@ int cmd_run(int argc, char **argv)
     count = parse_methods(a.methods, entries);
     if (count == 0)
         return EXIT_USAGE;
+    if (a.report_extra != NULL) {
+        if (a.report == NULL) {
+            cli_error("run: --report-extra needs --report");
+            return EXIT_USAGE;
+        }
+        if ((a.extra = read_fragment(a.report_extra)) == NULL)
+            return EXIT_INPUT_IO;
+    }
     cli_install_signal_handlers();
 
     /* inputs */
@@ -533,6 +583,7 @@ int cmd_run(int argc, char **argv)
 
 out:
     free(text);
+    free(a.extra);
     for (size_t e = 0; e < count; e++) {
         calib_model_free(entries[e].model);
         if (entries[e].has_test)

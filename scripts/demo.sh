@@ -33,9 +33,14 @@ echo "demo: training with the joint loss CE + 0.1 KL(q || p)" >&2
     --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS" --out "$OUT/joint"
 t1=$(date +%s)
 
+# the lambda trade-off table of `make tradeoff`, when it has been run
+extra=""
+[ -f out/tradeoff/tradeoff.html ] && extra=out/tradeoff/tradeoff.html
+
 for m in ce joint; do
     echo "demo: calib run on the $m model" >&2
-    "$B/calib" run \
+    "$B/calib" run ${extra:+--report-extra "$extra"} \
+        --title "calib demo: Fashion-MNIST MLP trained with $m loss" \
         --val-logits "$OUT/$m/val_logits.npy" \
         --val-labels "$OUT/$m/val_labels.npy" \
         --test-logits "$OUT/$m/test_logits.npy" \

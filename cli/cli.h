@@ -103,6 +103,21 @@ int cli_parse_double(const char *flag, const char *text, double *out);
  * JSON when json is true. */
 void cli_print_double(FILE *out, double x, int json);
 
+/* Where a calib_metrics came from, for its JSON "conventions". */
+typedef struct cli_metrics_source {
+    const char *input;        /* "logits", "probs" or "toplabel" */
+    const char *preds_file;   /* NULL if none */
+    const char *labels_file;  /* NULL when the labels are inside preds */
+} cli_metrics_source;
+
+/* The JSON object of `calib eval --format json` (cli/metrics_json.c),
+ * without a final newline; `indent` is the column of its closing brace. */
+void cli_print_metrics_json(FILE *out, const calib_metrics *m,
+                            const cli_metrics_source *src, int indent);
+
+/* A JSON string literal, escaped. */
+void cli_json_string(FILE *out, const char *s);
+
 /* Installs SIGINT/SIGTERM handlers that remove pending output files and
  * exit with 130 / 143. */
 void cli_install_signal_handlers(void);

@@ -219,42 +219,34 @@ static int join_path(char *buf, size_t size, const char *dir,
     return 0;
 }
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
-
 static void print_summary(FILE *out, const run_args *a, size_t classes,
                           size_t val_rows, size_t test_rows,
                           const calib_metrics *base,
                           const run_entry *entries, size_t count)
 {
+    /* calibrated rows are measured on the calibrated probabilities */
+    cli_metrics_source src, calibrated = {"probs", NULL, NULL};
+
+    calibrated.labels_file = a->test_labels;
     fputs("{\n  \"format\": \"calib-run\",\n  \"version\": 1,\n", out);
     fprintf(out, "  \"library_version\": \"%s\",\n", calib_version());
     fputs("  \"inputs\": {\"val\": ", out);
-    json_string(out, a->val_preds);
+    cli_json_string(out, a->val_preds);
     fputs(", \"val_labels\": ", out);
-    json_string(out, a->val_labels);
+    cli_json_string(out, a->val_labels);
     fputs(", \"test\": ", out);
-    json_string(out, a->test_preds);
+    cli_json_string(out, a->test_preds);
     fputs(", \"test_labels\": ", out);
-    json_string(out, a->test_labels);
+    cli_json_string(out, a->test_labels);
     fprintf(out, ", \"input\": \"%s\", \"classes\": %zu, \"val_rows\": %zu,"
             " \"test_rows\": %zu},\n",
             a->val_input == CALIB_PROBS ? "probs" : "logits", classes,
             val_rows, test_rows);
+    src.input = a->test_input == CALIB_PROBS ? "probs" : "logits";
+    src.preds_file = a->test_preds;
+    src.labels_file = a->test_labels;
     fputs("  \"uncalibrated\": {\"test\": ", out);
-    cli_print_metrics_json(out, base, 2);
+    cli_print_metrics_json(out, base, &src, 2);
     fputs("},\n  \"methods\": [", out);
     for (size_t e = 0; e < count; e++) {
         const run_entry *en = &entries[e];
@@ -262,17 +254,17 @@ static void print_summary(FILE *out, const run_args *a, size_t classes,
                 calib_method_name(en->method));
         if (en->skipped[0] != '\0') {
             fputs("\"skipped\": ", out);
-            json_string(out, en->skipped);
+            cli_json_string(out, en->skipped);
             fputs(", \"model\": null, \"test\": null, \"fit\": null}", out);
             continue;
         }
         fputs("\"skipped\": null, \"model\": ", out);
-        json_string(out, en->model_file);
+        cli_json_string(out, en->model_file);
         fputs(",\n     \"fit\": ", out);
         cli_print_fit_json(out, calib_model_fit_info(en->model),
                            calib_model_temperature(en->model));
         fputs(",\n     \"test\": ", out);
-        cli_print_metrics_json(out, &en->test, 5);
+        cli_print_metrics_json(out, &en->test, &calibrated, 5);
         fputc('}', out);
     }
     fputs("\n  ]\n}\n", out);

@@ -132,68 +132,6 @@ int cli_read_labels_for(const char *spec, size_t rows, int64_t **labels)
     return 0;
 }
 
-static void key_double(FILE *out, const char *pad, const char *key,
-                       double x, int last)
-{
-    fprintf(out, "%s\"%s\": ", pad, key);
-    cli_print_double(out, x, 1);
-    fputs(last ? "\n" : ",\n", out);
-}
-
-void cli_print_metrics_json(FILE *out, const calib_metrics *m, int indent)
-{
-    char pad[64], pad2[64];
-    const calib_eval_options *o = &m->options;
-    int w = indent < 0 ? 0 : indent > 40 ? 40 : indent;
-
-    snprintf(pad, sizeof pad, "%*s", w + 2, "");
-    snprintf(pad2, sizeof pad2, "%*s", w + 4, "");
-    fputs("{\n", out);
-    fprintf(out, "%s\"n\": %zu,\n", pad, m->n);
-    fprintf(out, "%s\"classes\": %zu,\n", pad, m->classes);
-    fprintf(out, "%s\"binary\": %s,\n", pad, m->binary ? "true" : "false");
-    key_double(out, pad, "accuracy", m->accuracy, 0);
-    key_double(out, pad, "mean_confidence", m->mean_confidence, 0);
-    key_double(out, pad, "nll", m->nll, 0);
-    fprintf(out, "%s\"nll_infinite_rows\": %llu,\n", pad,
-            (unsigned long long)m->nll_infinite_rows);
-    key_double(out, pad, "brier", m->brier, 0);
-    key_double(out, pad, "kl_smoothed", m->kl_smoothed, 0);
-    key_double(out, pad, "ece", m->ece, 0);
-    key_double(out, pad, "mce", m->mce, 0);
-    key_double(out, pad, "rmsce", m->rmsce, 0);
-    key_double(out, pad, "ace", m->ace, 0);
-    key_double(out, pad, "classwise_ece", m->classwise_ece, 0);
-    fprintf(out, "%s\"clipped_rows\": %llu,\n", pad,
-            (unsigned long long)m->clipped_rows);
-
-    fprintf(out, "%s\"conventions\": {\"n_bins\": %zu, \"bin_rule\": "
-            "\"%s\", \"scheme\": \"%s\", \"smoothing\": ", pad, o->n_bins,
-            o->bin_rule == CALIB_BIN_LEFT ? "left" : "right",
-            o->scheme == CALIB_SCHEME_MASS ? "mass" : "width");
-    cli_print_double(out, o->smoothing, 1);
-    fputs(", \"clip_eps\": ", out);
-    cli_print_double(out, o->clip_eps, 1);
-    fprintf(out, ", \"top_label\": %s},\n", m->top_label ? "true" : "false");
-
-    fprintf(out, "%s\"bins\": [", pad);
-    for (size_t b = 0; b < m->n_bins; b++) {
-        const calib_bin *bin = &m->bins[b];
-        fprintf(out, "%s\n%s{\"lo\": ", b == 0 ? "" : ",", pad2);
-        cli_print_double(out, bin->lo, 1);
-        fputs(", \"hi\": ", out);
-        cli_print_double(out, bin->hi, 1);
-        fprintf(out, ", \"count\": %llu, \"confidence\": ",
-                (unsigned long long)bin->count);
-        cli_print_double(out, bin->confidence, 1);
-        fputs(", \"accuracy\": ", out);
-        cli_print_double(out, bin->accuracy, 1);
-        fputc('}', out);
-    }
-    fprintf(out, "%s%s]\n%*s}", m->n_bins > 0 ? "\n" : "",
-            m->n_bins > 0 ? pad : "", w, "");
-}
-
 void cli_print_fit_json(FILE *out, const calib_fit_info *fi,
                         double temperature)
 {

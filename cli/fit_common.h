@@ -33,10 +33,6 @@ int cli_read_preds(const char *spec, calib_matrix *m);
 /* Reads labels and checks their count against `rows`; same returns. */
 int cli_read_labels_for(const char *spec, size_t rows, int64_t **labels);
 
-/* Prints a calib_metrics as a JSON object (the keys of `calib eval
- * --format json`), indented by `indent` spaces. */
-void cli_print_metrics_json(FILE *out, const calib_metrics *m, int indent);
-
 /* Prints a calib_fit_info as a JSON object, one line. */
 void cli_print_fit_json(FILE *out, const calib_fit_info *fi,
                         double temperature);

@@ -618,96 +618,15 @@ typedef struct report {
     const char *labels_file; /* NULL when inside preds_file */
 } report;
 
-static const char *ece_of(const calib_metrics *m)
-{
-    return m->binary && !m->top_label ? "positive-class" : "top-label";
-}
-
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
-
-static void json_number(FILE *out, const char *key, double x)
-{
-    fprintf(out, "  \"%s\": ", key);
-    cli_print_double(out, x, 1);
-    fputs(",\n", out);
-}
-
 static void print_json(FILE *out, const report *r)
 {
-    const calib_metrics *m = r->m;
-    const calib_eval_options *o = &m->options;
+    cli_metrics_source src;
 
-    fprintf(out, "{\n  \"n\": %zu,\n", m->n);
-    if (m->classes > 0)
-        fprintf(out, "  \"classes\": %zu,\n", m->classes);
-    else
-        fputs("  \"classes\": null,\n", out);
-    json_number(out, "accuracy", m->accuracy);
-    json_number(out, "nll", m->nll);
-    json_number(out, "brier", m->brier);
-    json_number(out, "ece", m->ece);
-    json_number(out, "mce", m->mce);
-    json_number(out, "rmsce", m->rmsce);
-    json_number(out, "ace", m->ace);
-    json_number(out, "classwise_ece", m->classwise_ece);
-    json_number(out, "kl_smoothed", m->kl_smoothed);
-    json_number(out, "mean_confidence", m->mean_confidence);
-    fprintf(out, "  \"nll_infinite_rows\": %llu,\n",
-            (unsigned long long)m->nll_infinite_rows);
-    fprintf(out, "  \"clipped_rows\": %llu,\n",
-            (unsigned long long)m->clipped_rows);
-
-    fputs("  \"bins\": [", out);
-    for (size_t b = 0; b < m->n_bins; b++) {
-        const calib_bin *bin = &m->bins[b];
-        fputs(b == 0 ? "\n    {\"lo\": " : ",\n    {\"lo\": ", out);
-        cli_print_double(out, bin->lo, 1);
-        fputs(", \"hi\": ", out);
-        cli_print_double(out, bin->hi, 1);
-        fprintf(out, ", \"count\": %llu, \"confidence\": ",
-                (unsigned long long)bin->count);
-        cli_print_double(out, bin->confidence, 1);
-        fputs(", \"accuracy\": ", out);
-        cli_print_double(out, bin->accuracy, 1);
-        fputs("}", out);
-    }
-    fputs(m->n_bins > 0 ? "\n  ],\n" : "],\n", out);
-
-    fprintf(out, "  \"conventions\": {\n    \"n_bins\": %zu,\n", o->n_bins);
-    fprintf(out, "    \"scheme\": \"%s\",\n",
-            o->scheme == CALIB_SCHEME_MASS ? "mass" : "width");
-    fprintf(out, "    \"bin_rule\": \"%s\",\n",
-            o->bin_rule == CALIB_BIN_LEFT ? "left" : "right");
-    fputs("    \"smoothing\": ", out);
-    cli_print_double(out, o->smoothing, 1);
-    fprintf(out, ",\n    \"input\": \"%s\",\n", r->input);
-    fprintf(out, "    \"binary\": %s,\n", m->binary ? "true" : "false");
-    fprintf(out, "    \"ece_of\": \"%s\",\n", ece_of(m));
-    fputs("    \"clip_eps\": ", out);
-    cli_print_double(out, o->clip_eps, 1);
-    fprintf(out, ",\n    \"renormalize\": %s,\n",
-            o->renormalize ? "true" : "false");
-    fputs("    \"predictions\": ", out);
-    json_string(out, r->preds_file);
-    fputs(",\n    \"labels\": ", out);
-    if (r->labels_file != NULL)
-        json_string(out, r->labels_file);
-    else
-        fputs("null", out);
-    fputs("\n  }\n}\n", out);
+    src.input = r->input;
+    src.preds_file = r->preds_file;
+    src.labels_file = r->labels_file;
+    cli_print_metrics_json(out, r->m, &src, 0);
+    fputc('\n', out);
 }
 
 /* CSV: absent metrics are empty fields, infinity is "inf". */

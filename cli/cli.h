@@ -93,6 +93,14 @@ int cli_fail(const calib_error *err, int output);
 /* Exit status for a library status. */
 int cli_exit_status(calib_status status, int output);
 
+/*
+ * If argv[*i] is `flag` ("--flag VALUE" or "--flag=VALUE"), returns its
+ * value and advances *i past it; a missing or empty value prints a usage
+ * error and returns "", which callers turn into exit 2 without printing
+ * more. NULL if argv[*i] is another argument.
+ */
+const char *cli_flag_value(int argc, char **argv, int *i, const char *flag);
+
 /* Parsers for option values; print a usage error and return -1 on bad
  * input, 0 on success. */
 int cli_parse_size(const char *flag, const char *text, size_t *out);

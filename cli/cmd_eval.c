@@ -113,27 +113,16 @@ void cmd_eval_help(FILE *out)
         "See docs/cli.md.\n");
 }
 
-/* "--flag VALUE" or "--flag=VALUE": the value, or NULL if argv[*i] is
- * another flag; sets *missing when the value is absent. */
+/* cli_flag_value, with a missing value reported through *missing. */
 static const char *flag_value(int argc, char **argv, int *i,
                               const char *flag, int *missing)
 {
-    const char *arg = argv[*i];
-    size_t len = strlen(flag);
+    const char *v = cli_flag_value(argc, argv, i, flag);
 
-    if (strncmp(arg, flag, len) != 0)
-        return NULL;
-    if (arg[len] == '=')
-        return arg + len + 1;
-    if (arg[len] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        cli_error("%s needs a value", flag);
+    if (v != NULL && v[0] == '\0' &&
+        strncmp(argv[*i], flag, strlen(flag)) == 0)
         *missing = 1;
-        return NULL;
-    }
-    *i += 1;
-    return argv[*i];
+    return v != NULL && *missing ? NULL : v;
 }
 
 static int parse_choice(const char *flag, const char *v, const char *a,

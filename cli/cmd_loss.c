@@ -46,27 +46,6 @@ void cmd_loss_help(FILE *out)
         "Formulas and sources: docs/losses.md.\n");
 }
 
-/* Value of flag argv[*i] given as "--flag VALUE" or "--flag=VALUE". */
-static const char *flag_value(int argc, char **argv, int *i,
-                              const char *flag)
-{
-    size_t len = strlen(flag);
-    const char *a = argv[*i];
-
-    if (strncmp(a, flag, len) != 0)
-        return NULL;
-    if (a[len] == '=')
-        return a + len + 1;
-    if (a[len] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        cli_error("%s needs a value", flag);
-        return "";
-    }
-    (*i)++;
-    return argv[*i];
-}
-
 static int parse(int argc, char **argv, loss_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -80,17 +59,16 @@ static int parse(int argc, char **argv, loss_args *a)
             return 1;
         }
 #define STRING_FLAG(name, field)                                           \
-        if ((v = flag_value(argc, argv, &i, name)) != NULL) {              \
-            if (v[0] == '\0') {                                            \
-                cli_error("%s needs a value", name);                       \
+        if ((v = cli_flag_value(argc, argv, &i, name)) != NULL) {          \
+            if (v[0] == '\0')                                              \
                 return -1;                                                 \
-            }                                                              \
             a->field = v;                                                  \
             continue;                                                      \
         }
 #define DOUBLE_FLAG(name, field)                                           \
-        if ((v = flag_value(argc, argv, &i, name)) != NULL) {              \
-            if (cli_parse_double(name, v, &a->opt.field) != 0)             \
+        if ((v = cli_flag_value(argc, argv, &i, name)) != NULL) {          \
+            if (v[0] == '\0' ||                                            \
+                cli_parse_double(name, v, &a->opt.field) != 0)             \
                 return -1;                                                 \
             continue;                                                      \
         }
@@ -105,13 +83,13 @@ static int parse(int argc, char **argv, loss_args *a)
         DOUBLE_FLAG("--soft-ece-temperature", soft_ece_temperature)
 #undef STRING_FLAG
 #undef DOUBLE_FLAG
-        if ((v = flag_value(argc, argv, &i, "--soft-ece-bins")) != NULL) {
-            if (cli_parse_size("--soft-ece-bins", v,
+        if ((v = cli_flag_value(argc, argv, &i, "--soft-ece-bins")) != NULL) {
+            if (v[0] == '\0' || cli_parse_size("--soft-ece-bins", v,
                                &a->opt.soft_ece_bins) != 0)
                 return -1;
             continue;
         }
-        if ((v = flag_value(argc, argv, &i, "--format")) != NULL) {
+        if ((v = cli_flag_value(argc, argv, &i, "--format")) != NULL) {
             if (strcmp(v, "json") == 0) {
                 a->json = 1;
             } else if (strcmp(v, "table") == 0) {

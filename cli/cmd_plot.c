@@ -74,28 +74,16 @@ void cmd_plot_help(FILE *out)
         "apply, 8 the output cannot be written.\n");
 }
 
-/* "--flag VALUE" or "--flag=VALUE"; advances *i past what it used.
- * Returns the value, NULL if this is another flag; exits through *bad on
- * a missing value. */
+/* cli_flag_value, with a missing value reported through *missing. */
 static const char *flag_value(int argc, char **argv, int *i,
-                              const char *flag, int *bad)
+                              const char *flag, int *missing)
 {
-    const char *arg = argv[*i];
-    size_t len = strlen(flag);
+    const char *v = cli_flag_value(argc, argv, i, flag);
 
-    if (strncmp(arg, flag, len) != 0)
-        return NULL;
-    if (arg[len] == '=')
-        return arg + len + 1;
-    if (arg[len] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        cli_error("%s needs a value", flag);
-        *bad = 1;
-        return NULL;
-    }
-    *i += 1;
-    return argv[*i];
+    if (v != NULL && v[0] == '\0' &&
+        strncmp(argv[*i], flag, strlen(flag)) == 0)
+        *missing = 1;
+    return v != NULL && *missing ? NULL : v;
 }
 
 static int parse_args(int argc, char **argv, plot_args *a)

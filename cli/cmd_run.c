@@ -130,6 +130,8 @@ static int parse(int argc, char **argv, run_args *a)
 #undef PREDS_FLAG
 #undef STRING_FLAG
         if ((v = cli_flag_value(argc, argv, &i, "--format")) != NULL) {
+            if (v[0] == '\0')
+                return -1;
             if (strcmp(v, "json") != 0 && strcmp(v, "table") != 0) {
                 cli_error("--format must be table or json, got '%s'", v);
                 return -1;

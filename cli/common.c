@@ -47,6 +47,25 @@ int cli_fail(const calib_error *err, int output)
     return cli_exit_status(err->status, output);
 }
 
+const char *cli_flag_value(int argc, char **argv, int *i, const char *flag)
+{
+    size_t len = strlen(flag);
+    const char *a = argv[*i];
+
+    if (strncmp(a, flag, len) != 0)
+        return NULL;
+    if (a[len] != '\0' && a[len] != '=')
+        return NULL;
+    if (a[len] == '=' ? a[len + 1] == '\0' : *i + 1 >= argc) {
+        cli_error("%s needs a value", flag);
+        return "";
+    }
+    if (a[len] == '=')
+        return a + len + 1;
+    (*i)++;
+    return argv[*i];
+}
+
 int cli_parse_size(const char *flag, const char *text, size_t *out)
 {
     char *end = NULL;

@@ -12,37 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *cli_flag_value(int argc, char **argv, int *i, const char *flag)
-{
-    size_t len = strlen(flag);
-    const char *a = argv[*i];
-
-    if (strncmp(a, flag, len) != 0)
-        return NULL;
-    if (a[len] == '=')
-        return a + len + 1;
-    if (a[len] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        cli_error("%s needs a value", flag);
-        return "";
-    }
-    (*i)++;
-    return argv[*i];
-}
-
 int cli_fit_option(int argc, char **argv, int *i, calib_fit_options *opt)
 {
     const char *v;
 
     if ((v = cli_flag_value(argc, argv, i, "--bins")) != NULL)
-        return cli_parse_size("--bins", v, &opt->n_bins) == 0 ? 1 : -1;
+        return v[0] != '\0' && cli_parse_size("--bins", v, &opt->n_bins) == 0
+                   ? 1 : -1;
     if ((v = cli_flag_value(argc, argv, i, "--max-iterations")) != NULL)
-        return cli_parse_size("--max-iterations", v, &opt->max_iterations)
-                       == 0 ? 1 : -1;
+        return v[0] != '\0' &&
+                       cli_parse_size("--max-iterations", v,
+                                      &opt->max_iterations) == 0
+                   ? 1 : -1;
     if ((v = cli_flag_value(argc, argv, i, "--threads")) != NULL) {
         size_t t;
-        if (cli_parse_size("--threads", v, &t) != 0)
+        if (v[0] == '\0' || cli_parse_size("--threads", v, &t) != 0)
             return -1;
         if (t > 4096) {
             cli_error("--threads: at most 4096, got %zu", t);
@@ -52,6 +36,8 @@ int cli_fit_option(int argc, char **argv, int *i, calib_fit_options *opt)
         return 1;
     }
     if ((v = cli_flag_value(argc, argv, i, "--scheme")) != NULL) {
+        if (v[0] == '\0')
+            return -1;
         if (strcmp(v, "width") == 0)
             opt->scheme = CALIB_SCHEME_WIDTH;
         else if (strcmp(v, "mass") == 0)
@@ -63,6 +49,8 @@ int cli_fit_option(int argc, char **argv, int *i, calib_fit_options *opt)
         return 1;
     }
     if ((v = cli_flag_value(argc, argv, i, "--bin-rule")) != NULL) {
+        if (v[0] == '\0')
+            return -1;
         if (strcmp(v, "right") == 0)
             opt->bin_rule = CALIB_BIN_RIGHT;
         else if (strcmp(v, "left") == 0)
@@ -75,7 +63,7 @@ int cli_fit_option(int argc, char **argv, int *i, calib_fit_options *opt)
     }
 #define NONNEG_DOUBLE(name, field)                                         \
     if ((v = cli_flag_value(argc, argv, i, name)) != NULL) {               \
-        if (cli_parse_double(name, v, &opt->field) != 0)                   \
+        if (v[0] == '\0' || cli_parse_double(name, v, &opt->field) != 0)  \
             return -1;                                                     \
         if (opt->field < 0.0) {                                            \
             cli_error("%s must be >= 0, got '%s'", name, v);               \

@@ -8,14 +8,6 @@
 #include "cli.h"
 
 /*
- * If argv[*i] is `flag` ("--flag VALUE" or "--flag=VALUE"), returns its
- * value and advances *i past it; a missing value prints a usage error and
- * returns "" (callers treat "" as an error). NULL if argv[*i] is another
- * argument.
- */
-const char *cli_flag_value(int argc, char **argv, int *i, const char *flag);
-
-/*
  * Parses one of the fitting options at argv[*i]: --bins, --scheme,
  * --bin-rule, --l2, --dirichlet-lambda, --dirichlet-mu, --tolerance,
  * --max-iterations, --threads. Returns 1 if it was one (and valid), 0 if

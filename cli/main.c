@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     const cli_command *cmd;
 
     if (argc < 2) {
-        usage(stderr);
+        cli_error("no command given; try 'calib --help'");
         return EXIT_USAGE;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {

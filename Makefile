@@ -40,7 +40,8 @@ REPLAY_BIN    = $(FUZZ_TARGETS:%=$(B)/fuzz/replay_%)
 FUZZ_SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all
 HDR      = include/calib.h $(wildcard src/*.h)
 
-.PHONY: all lib cli tests examples check demo deps asan install uninstall \
+.PHONY: all lib cli tests examples check demo deps deps-demo deps-full asan \
+        install uninstall \
         clean bench fuzz tradeoff
 
 all: $(B)/libcalib.a $(B)/libcalib.so $(B)/calib $(B)/calib.pc
@@ -96,11 +97,17 @@ $(B)/bench/%: bench/%.c $(B)/libcalib.a
 	$(CC) -Iinclude $(ALL_CFLAGS) -D_POSIX_C_SOURCE=200809L -o $@ $< \
 	    $(B)/libcalib.a $(LDFLAGS) $(LDLIBS_CALIB)
 
-bench: all $(BENCH_BIN)
+bench: deps-full
+	$(MAKE) all $(BENCH_BIN)
 	sh bench/run.sh $(B)
 
+# Debian packages: see scripts/install-deps.sh for each set.
 deps:
-	@sh scripts/install-deps.sh
+	@sh scripts/install-deps.sh check
+deps-demo:
+	@sh scripts/install-deps.sh demo
+deps-full:
+	@sh scripts/install-deps.sh full
 
 check: deps
 	$(MAKE) WERROR=1 all tests examples
@@ -114,12 +121,12 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    sh tests/run.sh build-asan
 
-demo: deps
+demo: deps-demo
 	$(MAKE) all examples
 	sh scripts/demo.sh
 
 # The lambda trade-off of the joint loss (scripts/tradeoff.sh).
-tradeoff: deps
+tradeoff: deps-demo
 	$(MAKE) all examples
 	sh scripts/tradeoff.sh
 
@@ -130,7 +137,9 @@ install: all
 	install -m 644 $(B)/libcalib.a $(DESTDIR)$(LIBDIR)/libcalib.a
 	install -m 755 $(B)/libcalib.so $(DESTDIR)$(LIBDIR)/libcalib.so.0
 	ln -sf libcalib.so.0 $(DESTDIR)$(LIBDIR)/libcalib.so
-	install -m 644 $(B)/calib.pc $(DESTDIR)$(LIBDIR)/pkgconfig/calib.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCDIR@|$(INCDIR)|' calib.pc.in \
+	    > $(DESTDIR)$(LIBDIR)/pkgconfig/calib.pc
 	install -m 755 $(B)/calib $(DESTDIR)$(BINDIR)/calib
 
 uninstall:

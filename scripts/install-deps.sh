@@ -1,17 +1,27 @@
 #!/bin/sh
 # Installs the Debian packages calib needs, if any is missing.
-#   build:   zlib, jansson (JSON), liblbfgs (L-BFGS), pkg-config
-#   demo:    dataset-fashion-mnist (the training data of the demo)
-#   tests:   chromium (renders the HTML report), libxml2-utils (xmllint)
-# The reference values in tests/golden were made with python3-numpy,
-# python3-scipy, python3-sklearn and python3-torch; the bench compares
-# with them. Set CALIB_DEPS=full to install those too.
+#   scripts/install-deps.sh build   compiler, zlib, jansson (JSON),
+#                                   liblbfgs (L-BFGS), pkg-config
+#   scripts/install-deps.sh demo    build + dataset-fashion-mnist
+#   scripts/install-deps.sh check   demo + chromium (renders the HTML
+#                                   report), libxml2-utils (xmllint)
+#   scripts/install-deps.sh full    check + python3-numpy, python3-scipy,
+#                                   python3-sklearn, python3-torch (the
+#                                   references of tests/golden, and the
+#                                   peers of `make bench`)
 set -e
-pkgs="gcc make pkg-config zlib1g-dev libjansson-dev liblbfgs-dev \
-dataset-fashion-mnist chromium libxml2-utils"
-if [ "${CALIB_DEPS:-}" = full ]; then
-    pkgs="$pkgs python3-numpy python3-scipy python3-sklearn python3-torch"
-fi
+build="gcc make pkg-config zlib1g-dev libjansson-dev liblbfgs-dev"
+demo="$build dataset-fashion-mnist"
+check="$demo chromium libxml2-utils"
+full="$check python3-numpy python3-scipy python3-sklearn python3-torch"
+case "${1:-check}" in
+    build) pkgs=$build ;;
+    demo) pkgs=$demo ;;
+    check) pkgs=$check ;;
+    full) pkgs=$full ;;
+    *) echo "install-deps: unknown set '$1' (build, demo, check, full)" >&2
+       exit 2 ;;
+esac
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

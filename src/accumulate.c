@@ -3,8 +3,9 @@
  * logits or probabilities in, exact per-bin and per-metric sums out.
  *
  * Per row, from logits z (K > 1): m = max_k z_k, t_k = z_k - m, s =
- * sum_k exp(t_k) (exp by calib_vexp, within 2 ulp), p_k = exp(t_k) / s, log p_k = t_k - log s (never the log
- * of a rounded probability, so logits 1e4 apart keep an exact NLL). From
+ * sum_k exp(t_k) (exp by calib_vexp's kernel, within 2 ulp), p_k =
+ * exp(t_k) / s, log p_k = t_k - log s (never the log of a rounded
+ * probability, so logits 1e4 apart keep an exact NLL). From
  * probabilities the row is checked (finite, in [0, 1], sum within
  * opt->sum_tolerance of 1, or divided by its sum with opt->renormalize).
  * Binary input (one column) is p = sigmoid(z) or p itself, with log p =
@@ -22,8 +23,17 @@
  * of whole CALIB_BLOCK_ROWS blocks; each thread fills its own sums, which
  * are merged once all have succeeded, so a failed add leaves the
  * accumulator as it was. The first bad row (lowest index) is reported.
+ *
+ * Speed (logits, the common case): three passes over a row, each a loop
+ * over blocks of LANES that gcc vectorises: (1) load, max, min and the
+ * first index of the max; (2) t = z - max, exp(t) inlined from
+ * vexp_impl.h, their sums; (3) p = exp(t) / s, the bin-0 classwise cells,
+ * sum p^2 and the count of p beyond bin 0, which are then moved (when it
+ * is one value it is the argmax: no search). Same bits as the former
+ * separate loops (docs/performance.md).
  */
 #include "metrics_internal.h"
+#include "vexp_impl.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -478,19 +488,172 @@ static calib_status binary_row(worker *w, size_t i, double *p,
     return CALIB_OK;
 }
 
+/*
+ * The row's logits as doubles in w->t, their max and min, and the first
+ * index of the max, in one pass over the input. Each lane keeps the first
+ * index of its own largest value (strict >); the row's first index of the
+ * max is the least of those of the lanes whose max is the row's. The
+ * max and min are those of softmax_row (same comparisons, lanes combined
+ * in the same order), for float32 or float64 input alike.
+ */
+CALIB_TARGET_CLONES
+static void load_row_max_min(const worker *w, size_t i, size_t k,
+                             double *max, double *min, size_t *argmax)
+{
+    double mx[LANES], mn[LANES];
+    uint64_t ix[LANES];
+    double *restrict t = w->t;
+    size_t j = 0;
+
+    if (w->dtype == CALIB_FLOAT32) {
+        const float *restrict src = (const float *)w->preds + i * k;
+        for (size_t l = 0; l < LANES; l++) {
+            mx[l] = mn[l] = (double)src[0];
+            ix[l] = 0;
+        }
+        for (; j + LANES <= k; j += LANES)
+            for (size_t l = 0; l < LANES; l++) {
+                double v = (double)src[j + l];
+                t[j + l] = v;
+                ix[l] = v > mx[l] ? (uint64_t)(j + l) : ix[l];
+                mx[l] = v > mx[l] ? v : mx[l];
+                mn[l] = v < mn[l] ? v : mn[l];
+            }
+        for (; j < k; j++)
+            t[j] = (double)src[j];
+    } else {
+        const double *restrict src = (const double *)w->preds + i * k;
+        for (size_t l = 0; l < LANES; l++) {
+            mx[l] = mn[l] = src[0];
+            ix[l] = 0;
+        }
+        for (; j + LANES <= k; j += LANES)
+            for (size_t l = 0; l < LANES; l++) {
+                double v = src[j + l];
+                t[j + l] = v;
+                ix[l] = v > mx[l] ? (uint64_t)(j + l) : ix[l];
+                mx[l] = v > mx[l] ? v : mx[l];
+                mn[l] = v < mn[l] ? v : mn[l];
+            }
+        for (; j < k; j++)
+            t[j] = src[j];
+    }
+    for (j = k - k % LANES; j < k; j++) {
+        ix[0] = t[j] > mx[0] ? (uint64_t)j : ix[0];
+        mx[0] = t[j] > mx[0] ? t[j] : mx[0];
+        mn[0] = t[j] < mn[0] ? t[j] : mn[0];
+    }
+    *max = mx[0];
+    *min = mn[0];
+    for (size_t l = 1; l < LANES; l++) {
+        *max = mx[l] > *max ? mx[l] : *max;
+        *min = mn[l] < *min ? mn[l] : *min;
+    }
+    *argmax = k;
+    for (size_t l = 0; l < LANES; l++)
+        if (mx[l] == *max && ix[l] < *argmax)
+            *argmax = (size_t)ix[l];
+}
+
+/*
+ * The probabilities p = e * inv in place of the exponentials; each added
+ * to its class's cell of bin 0 (see add_classwise). Returns sum_k p_k^2
+ * and sets *beyond to the number of p_k beyond bin 0 (p > first_hi). The
+ * same operations in the same order as add_classwise's loops.
+ */
+CALIB_TARGET_CLONES
+static double probs_pass(double *restrict e, uint64_t *restrict pending0,
+                         size_t k, double inv, double first_hi,
+                         uint64_t *beyond)
+{
+    double sq[LANES] = {0}, squares = 0.0;
+    uint64_t n[LANES] = {0};
+    size_t j;
+
+    for (j = 0; j + LANES <= k; j += LANES)
+        for (size_t l = 0; l < LANES; l++) {
+            double p = e[j + l] * inv;
+            e[j + l] = p;
+            pending0[j + l] += units52(p);
+            sq[l] += p * p;
+            n[l] += p > first_hi;
+        }
+    for (; j < k; j++) {
+        e[j] *= inv;
+        pending0[j] += units52(e[j]);
+        sq[0] += e[j] * e[j];
+        n[0] += e[j] > first_hi;
+    }
+    *beyond = 0;
+    for (size_t l = 0; l < LANES; l++) {
+        squares += sq[l];
+        *beyond += n[l];
+    }
+    return squares;
+}
+
+/*
+ * A row of logits, fused: one pass loads it with its max and min, one
+ * takes t = z - max, exp(t) and their sums, one makes the probabilities
+ * and adds them to the classwise cells. The operations and their order
+ * are those of softmax_row, calib_vexp and add_classwise, so the bits
+ * are the same as theirs.
+ */
 CALIB_TARGET_CLONES
 static calib_status row_logits(worker *w, size_t i, row_result *r)
 {
     const calib_accumulator *acc = w->acc;
-    size_t k = acc->cols, a = 0;
-    double *t = w->t, *e = w->e;
-    double sum, sum_t, min_t, log_sum, log_py, py, squares;
-    calib_status st = softmax_row(w, i, &sum, &sum_t, &min_t);
+    const calib_edges *edges = &acc->edges;
+    calib_sums *s = &w->sums;
+    size_t k = acc->cols, a, j;
+    double *restrict t = w->t, *restrict e = w->e;
+    double sl[LANES] = {0}, stl[LANES] = {0};
+    uint64_t n_beyond = 0;
+    double max, min, sum = 0.0, sum_t = 0.0, min_t, inv, squares;
+    double log_sum, log_py, py;
+    /* p is beyond bin 0 when p > 1/M (right-closed) or p >= 1/M (left):
+     * for doubles p >= h is p > the double just below h */
+    double first_hi = edges->rule == CALIB_BIN_RIGHT
+                          ? edges->edge[1]
+                          : nextafter(edges->edge[1], -HUGE_VAL);
 
-    if (st != CALIB_OK)
-        return st;
-    while (t[a] != 0.0)
-        a++;
+    load_row_max_min(w, i, k, &max, &min, &a);
+
+    /* t = z - max, exp(t), their sums; the clamp in a loop of its own,
+     * as in calib_vexp, so that both loops vectorise */
+    for (j = 0; j + LANES <= k; j += LANES) {
+        double c[LANES];
+        for (size_t l = 0; l < LANES; l++) {
+            double x = t[j + l] - max;
+            t[j + l] = x;
+            stl[l] += x;
+            c[l] = vexp_clamp(x);
+        }
+        for (size_t l = 0; l < LANES; l++) {
+            double y = vexp_one(c[l]);
+            e[j + l] = y;
+            sl[l] += y;
+        }
+    }
+    for (; j < k; j++) {
+        t[j] -= max;
+        stl[0] += t[j];
+        e[j] = vexp_one(vexp_clamp(t[j]));
+        sl[0] += e[j];
+    }
+    for (size_t l = 0; l < LANES; l++) {
+        sum += sl[l];
+        sum_t += stl[l];
+    }
+    if (!isfinite(max) || !isfinite(min) || isnan(sum)) {
+        load_row(w, i, k);
+        for (a = 0; a < k && isfinite(t[a]); a++)
+            ;
+        a = a < k ? a : 0;
+        return ROW_FAIL(w, i, "predictions",
+                        "logit %g in column %zu is not finite", t[a], a);
+    }
+    min_t = min - max;
 
     log_sum = log(sum);
     log_py = t[r->label] - log_sum;
@@ -503,7 +666,7 @@ static calib_status row_logits(worker *w, size_t i, row_result *r)
     if (acc->opt.clip_eps > 0.0) {
         double log_clip = log(acc->opt.clip_eps), sum_log_p = 0.0;
         r->clipped = min_t - log_sum < log_clip;
-        for (size_t j = 0; j < k; j++)
+        for (j = 0; j < k; j++)
             sum_log_p += fmax(t[j] - log_sum, log_clip);
         log_py = fmax(log_py, log_clip);
         r->nll = -log_py;
@@ -513,17 +676,25 @@ static calib_status row_logits(worker *w, size_t i, row_result *r)
     }
 
     /* the probabilities, in place of the exponentials: times 1 / sum, no
-     * division per value (p differs from e / sum by at most 1 ulp) */
-    {
-        double inv = 1.0 / sum;
-        size_t j = 0;
-        for (; j + LANES <= k; j += LANES)
-            for (size_t l = 0; l < LANES; l++)
-                e[j + l] *= inv;
-        for (; j < k; j++)
-            e[j] *= inv;
+     * division per value (p differs from e / sum by at most 1 ulp); each
+     * goes to its class's cell of bin 0 (see add_classwise), and the few
+     * beyond bin 0 are moved to their own bin */
+    inv = 1.0 / sum;
+    squares = probs_pass(e, s->cw_pending, k, inv, first_hi, &n_beyond);
+    /* p_a = 1 / sum is the largest: alone beyond bin 0, it is the one */
+    if (n_beyond == 1) {
+        move_from_first_bin(s, edges, e, k, a);
+    } else if (n_beyond > 1) {
+        for (j = 0; j < k && n_beyond > 0; j++) {
+            if (e[j] > first_hi) {
+                move_from_first_bin(s, edges, e, k, j);
+                n_beyond--;
+            }
+        }
     }
-    squares = add_classwise(w, e, k, r->label);
+    s->cw_hits[calib_edges_find(edges, e[r->label]) * k +
+               (size_t)r->label]++;
+
     py = e[r->label];
     r->brier = (squares - py * py) + (1.0 - py) * (1.0 - py);
     return CALIB_OK;
@@ -662,13 +833,12 @@ static void run_worker(worker *w)
             w->status = CALIB_E_VALUE;
             return;
         }
-        load_row(w, i, k);
-        if (k == 1)
-            st = row_binary(w, i, &r);
-        else if (acc->input == CALIB_LOGITS)
+        if (k > 1 && acc->input == CALIB_LOGITS) {
             st = row_logits(w, i, &r);
-        else
-            st = row_probs(w, i, &r);
+        } else {
+            load_row(w, i, k);
+            st = k == 1 ? row_binary(w, i, &r) : row_probs(w, i, &r);
+        }
         if (st != CALIB_OK)
             return;
         add_row(w, i, &r);

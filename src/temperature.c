@@ -14,8 +14,9 @@
  *
  * Speed: every iteration is one pass over the data that gives f, f', f''
  * and f''' together; the logits are read where they are (float32 stays
- * float32), the row maxima are found once, exp runs through calib_vexp,
- * and rows are split over threads. The start comes from the same method
+ * float32, widened a segment at a time), the row maxima are found once
+ * (in lanes), exp is calib_vexp's kernel inlined into the one vectorised
+ * loop that also forms the sums, and rows are split over threads. The start comes from the same method
  * on every 16th row (to a relative 1e-6), so the passes over all rows are
  * usually three: the start, one step that lands within ~1e-6, and the
  * check at the result. The fit stops when the last step, or the error
@@ -38,6 +39,7 @@
  */
 #include "calibrators.h"
 #include "internal.h"
+#include "vexp_impl.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -55,16 +57,13 @@
  * pure bisection from [1e-4, 1e4] to 1e-12 takes about 60. */
 #define DEFAULT_MAX_ITERATIONS 200
 
-/* Values of a row handled at a time (stack arrays, no allocation), and
- * the independent partial sums within it, so that gcc vectorises the
+/* Independent partial sums within a row, so that gcc vectorises the
  * sums without reassociating (the order is fixed, so are the bits). */
-#define CHUNK 256
 #define LANES 8
 
-/* Fills a row's last chunk: beta * PAD is below -746 for every beta >=
- * 1 / CALIB_TEMPERATURE_MAX, so exp gives exactly 0 and the terms e d^r
- * are exactly 0 (no overflow: (e d) d = 0). */
-#define PAD (-1e300)
+/* Values of a float32 row widened to double at a time (a multiple of
+ * LANES, so that value j still goes to lane j % LANES). */
+#define SEGMENT 512
 
 /* The start: every SUB_STRIDE-th row, when there are at least SUB_MIN
  * such rows, fitted to a relative SUB_TOLERANCE. */
@@ -113,56 +112,65 @@ static double logit(const temp_data *d, size_t i, size_t j)
     return ((const double *)d->z)[i * d->k + j];
 }
 
-/* The largest logit of row i. */
+/* The largest logit of row i, in LANES lanes (max is exact: the order
+ * does not matter). */
+CALIB_TARGET_CLONES
 static double row_max_of(const temp_data *d, size_t i)
 {
-    double m = logit(d, i, 0);
+    size_t k = d->k, j = 0;
 
     if (d->dtype == CALIB_FLOAT32) {
-        const float *z = (const float *)d->z + i * d->k;
-        float mf = z[0];
-        for (size_t j = 1; j < d->k; j++)
-            mf = z[j] > mf ? z[j] : mf;
-        return (double)mf;
-    }
-    for (size_t j = 1; j < d->k; j++) {
-        double v = logit(d, i, j);
-        m = v > m ? v : m;
-    }
-    return m;
-}
-
-/* d[c] = z_i,j0+c - m for c < len, as doubles, then PAD up to CHUNK. */
-static void shifted(const temp_data *d, size_t i, size_t j0, size_t len,
-                    double m, double *out)
-{
-    size_t c = 0;
-
-    if (d->dtype == CALIB_FLOAT32) {
-        const float *z = (const float *)d->z + i * d->k + j0;
-        for (; c + LANES <= len; c += LANES)
+        const float *z = (const float *)d->z + i * k;
+        float mx[LANES], m;
+        for (size_t l = 0; l < LANES; l++)
+            mx[l] = z[0];
+        for (; j + LANES <= k; j += LANES)
             for (size_t l = 0; l < LANES; l++)
-                out[c + l] = (double)z[c + l] - m;
-        for (; c < len; c++)
-            out[c] = (double)z[c] - m;
+                mx[l] = z[j + l] > mx[l] ? z[j + l] : mx[l];
+        for (; j < k; j++)
+            mx[0] = z[j] > mx[0] ? z[j] : mx[0];
+        m = mx[0];
+        for (size_t l = 1; l < LANES; l++)
+            m = mx[l] > m ? mx[l] : m;
+        return (double)m;
     } else {
-        const double *z = (const double *)d->z + i * d->k + j0;
-        for (; c + LANES <= len; c += LANES)
+        const double *z = (const double *)d->z + i * k;
+        double mx[LANES], m;
+        for (size_t l = 0; l < LANES; l++)
+            mx[l] = z[0];
+        for (; j + LANES <= k; j += LANES)
             for (size_t l = 0; l < LANES; l++)
-                out[c + l] = z[c + l] - m;
-        for (; c < len; c++)
-            out[c] = z[c] - m;
+                mx[l] = z[j + l] > mx[l] ? z[j + l] : mx[l];
+        for (; j < k; j++)
+            mx[0] = z[j] > mx[0] ? z[j] : mx[0];
+        m = mx[0];
+        for (size_t l = 1; l < LANES; l++)
+            m = mx[l] > m ? mx[l] : m;
+        return m;
     }
-    for (; c < CHUNK; c++)
-        out[c] = PAD;
 }
+
+/* One value's terms: d = z - max, e = exp(beta d), into lane sums. */
+#define TERMS(zv, l)                                                        \
+    do {                                                                    \
+        double d_ = (zv) - m, e_, ed_, edd_;                                \
+        e_ = vexp_one(vexp_clamp(beta * d_));                               \
+        ed_ = e_ * d_;                                                      \
+        edd_ = ed_ * d_;                                                    \
+        a0[l] += e_;                                                        \
+        a1[l] += ed_;                                                       \
+        a2[l] += edd_;                                                      \
+        a3[l] += edd_ * d_;                                                 \
+    } while (0)
 
 /*
  * The NLL and derivative terms of one row at beta. With d = z - max z and
  * e = exp(beta d): S_r = sum e d^r for r = 0..3; the mean, variance and
- * third central moment of d (so of z) under p are taken from them. Rows
- * go in chunks of exactly CHUNK values, the last one padded with PAD,
- * whose terms are exactly 0: fixed trip counts that gcc -O2 vectorises.
+ * third central moment of d (so of z) under p are taken from them. One
+ * loop over blocks of LANES values, exp inlined from vexp_impl.h: gcc -O2
+ * vectorises it (the clamp in a loop of its own, as in calib_vexp). Value
+ * j goes to lane j % LANES, whatever the dtype: the same bits as the
+ * former chunked loop through calib_vexp.
  */
 CALIB_TARGET_CLONES
 static void row_terms(const temp_data *data, size_t i, double m,
@@ -171,26 +179,43 @@ static void row_terms(const temp_data *data, size_t i, double m,
     double a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0};
     double a3[LANES] = {0};
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    double mean, m2, var, k3, dy;
+    double mean, m2, var, k3, dy, wide[SEGMENT];
     size_t k = data->k;
 
-    for (size_t j0 = 0; j0 < k; j0 += CHUNK) {
-        double d[CHUNK], e[CHUNK];
-        size_t len = k - j0 < CHUNK ? k - j0 : CHUNK;
+    for (size_t j0 = 0; j0 < k; j0 += SEGMENT) {
+        size_t len = k - j0 < SEGMENT ? k - j0 : SEGMENT, c = 0;
+        const double *z;
 
-        shifted(data, i, j0, len, m, d);
-        for (size_t t = 0; t < CHUNK; t++)
-            e[t] = beta * d[t];
-        calib_vexp(e, e, CHUNK);
-        for (size_t c = 0; c < CHUNK; c += LANES) {
+        /* float32 is widened a segment at a time, apart from the main
+         * loop: a conversion in that loop makes gcc pick half-width
+         * vectors whose stores the full-width loads cannot forward */
+        if (data->dtype == CALIB_FLOAT32) {
+            const float *zf = (const float *)data->z + i * k + j0;
+            for (; c + LANES <= len; c += LANES)
+                for (size_t l = 0; l < LANES; l++)
+                    wide[c + l] = (double)zf[c + l];
+            for (; c < len; c++)
+                wide[c] = (double)zf[c];
+            z = wide;
+        } else {
+            z = (const double *)data->z + i * k + j0;
+        }
+        for (c = 0; c + LANES <= len; c += LANES) {
+            double d[LANES], x[LANES];
             for (size_t l = 0; l < LANES; l++) {
-                double ed = e[c + l] * d[c + l], edd = ed * d[c + l];
-                a0[l] += e[c + l];
+                d[l] = z[c + l] - m;
+                x[l] = vexp_clamp(beta * d[l]);
+            }
+            for (size_t l = 0; l < LANES; l++) {
+                double e = vexp_one(x[l]), ed = e * d[l], edd = ed * d[l];
+                a0[l] += e;
                 a1[l] += ed;
                 a2[l] += edd;
-                a3[l] += edd * d[c + l];
+                a3[l] += edd * d[l];
             }
         }
+        for (; c < len; c++)
+            TERMS(z[c], (j0 + c) % LANES);
     }
     for (size_t l = 0; l < LANES; l++) {
         s0 += a0[l];

@@ -25,12 +25,12 @@
  * accumulator as it was. The first bad row (lowest index) is reported.
  *
  * Speed (logits, the common case): three passes over a row, each a loop
- * over blocks of LANES that gcc vectorises: (1) load, max, min and the
- * first index of the max; (2) t = z - max, exp(t) inlined from
- * vexp_impl.h, their sums; (3) p = exp(t) / s, the bin-0 classwise cells,
- * sum p^2 and the count of p beyond bin 0, which are then moved (when it
- * is one value it is the argmax: no search). Same bits as the former
- * separate loops (docs/performance.md).
+ * over blocks of LANES that gcc vectorises: (1) load, max and min; (2) t
+ * = z - max, exp(t) inlined from vexp_impl.h, their sums; (3) p = exp(t)
+ * / s, the bin-0 classwise cells, sum p^2 and the count of p beyond bin
+ * 0, which are then moved (when it is one value it is the argmax: no
+ * search). The argmax is the first t == 0, looked for SCAN_BLOCK values
+ * at a time. Same bits as the former separate loops.
  */
 #include "metrics_internal.h"
 #include "vexp_impl.h"
@@ -489,33 +489,26 @@ static calib_status binary_row(worker *w, size_t i, double *p,
 }
 
 /*
- * The row's logits as doubles in w->t, their max and min, and the first
- * index of the max, in one pass over the input. Each lane keeps the first
- * index of its own largest value (strict >); the row's first index of the
- * max is the least of those of the lanes whose max is the row's. The
- * max and min are those of softmax_row (same comparisons, lanes combined
- * in the same order), for float32 or float64 input alike.
+ * The row's logits as doubles in w->t, and their max and min, in one pass
+ * over the input: the comparisons of softmax_row, lanes combined in the
+ * same order, so the same bits, for float32 or float64 input alike.
  */
 CALIB_TARGET_CLONES
 static void load_row_max_min(const worker *w, size_t i, size_t k,
-                             double *max, double *min, size_t *argmax)
+                             double *max, double *min)
 {
     double mx[LANES], mn[LANES];
-    uint64_t ix[LANES];
     double *restrict t = w->t;
     size_t j = 0;
 
     if (w->dtype == CALIB_FLOAT32) {
         const float *restrict src = (const float *)w->preds + i * k;
-        for (size_t l = 0; l < LANES; l++) {
+        for (size_t l = 0; l < LANES; l++)
             mx[l] = mn[l] = (double)src[0];
-            ix[l] = 0;
-        }
         for (; j + LANES <= k; j += LANES)
             for (size_t l = 0; l < LANES; l++) {
                 double v = (double)src[j + l];
                 t[j + l] = v;
-                ix[l] = v > mx[l] ? (uint64_t)(j + l) : ix[l];
                 mx[l] = v > mx[l] ? v : mx[l];
                 mn[l] = v < mn[l] ? v : mn[l];
             }
@@ -523,15 +516,12 @@ static void load_row_max_min(const worker *w, size_t i, size_t k,
             t[j] = (double)src[j];
     } else {
         const double *restrict src = (const double *)w->preds + i * k;
-        for (size_t l = 0; l < LANES; l++) {
+        for (size_t l = 0; l < LANES; l++)
             mx[l] = mn[l] = src[0];
-            ix[l] = 0;
-        }
         for (; j + LANES <= k; j += LANES)
             for (size_t l = 0; l < LANES; l++) {
                 double v = src[j + l];
                 t[j + l] = v;
-                ix[l] = v > mx[l] ? (uint64_t)(j + l) : ix[l];
                 mx[l] = v > mx[l] ? v : mx[l];
                 mn[l] = v < mn[l] ? v : mn[l];
             }
@@ -539,7 +529,6 @@ static void load_row_max_min(const worker *w, size_t i, size_t k,
             t[j] = src[j];
     }
     for (j = k - k % LANES; j < k; j++) {
-        ix[0] = t[j] > mx[0] ? (uint64_t)j : ix[0];
         mx[0] = t[j] > mx[0] ? t[j] : mx[0];
         mn[0] = t[j] < mn[0] ? t[j] : mn[0];
     }
@@ -549,10 +538,28 @@ static void load_row_max_min(const worker *w, size_t i, size_t k,
         *max = mx[l] > *max ? mx[l] : *max;
         *min = mn[l] < *min ? mn[l] : *min;
     }
-    *argmax = k;
-    for (size_t l = 0; l < LANES; l++)
-        if (mx[l] == *max && ix[l] < *argmax)
-            *argmax = (size_t)ix[l];
+}
+
+/* Values looked at together by first_zero: one test and branch per
+ * SCAN_BLOCK values instead of per value. */
+#define SCAN_BLOCK (4 * LANES)
+
+/* The first index of the row's largest logit: the first t_k == 0. */
+CALIB_TARGET_CLONES
+static size_t first_zero(const double *t, size_t k)
+{
+    size_t j = 0;
+
+    for (; j + SCAN_BLOCK <= k; j += SCAN_BLOCK) {
+        uint64_t any = 0;
+        for (size_t l = 0; l < SCAN_BLOCK; l++)
+            any |= (uint64_t)(t[j + l] == 0.0);
+        if (any)
+            break;
+    }
+    while (j < k && t[j] != 0.0)
+        j++;
+    return j;
 }
 
 /*
@@ -617,7 +624,7 @@ static calib_status row_logits(worker *w, size_t i, row_result *r)
                           ? edges->edge[1]
                           : nextafter(edges->edge[1], -HUGE_VAL);
 
-    load_row_max_min(w, i, k, &max, &min, &a);
+    load_row_max_min(w, i, k, &max, &min);
 
     /* t = z - max, exp(t), their sums; the clamp in a loop of its own,
      * as in calib_vexp, so that both loops vectorise */
@@ -654,6 +661,7 @@ static calib_status row_logits(worker *w, size_t i, row_result *r)
                         "logit %g in column %zu is not finite", t[a], a);
     }
     min_t = min - max;
+    a = first_zero(t, k);
 
     log_sum = log(sum);
     log_py = t[r->label] - log_sum;

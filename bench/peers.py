@@ -23,7 +23,12 @@ TASK is one of
   isotonic-sklearn           IsotonicRegression(out_of_bounds="clip").fit on
                              DIR/probs.npy and DIR/blabels.npy;
   platt-sklearn              sklearn.calibration._sigmoid_calibration on
-                             DIR/scores.npy and DIR/blabels.npy.
+                             DIR/scores.npy and DIR/blabels.npy;
+  isotonic-sklearn-full,     the same fits followed by what calib_fit also
+  platt-sklearn-full         does: the fitted map applied to every sample
+                             (predict, or expit(-(A s + B))) and the mean
+                             NLL before and after, so that the row that
+                             times calib_fit compares the same work.
 
 Prints one line of key=value pairs: time_s (median of REPS runs, wall clock,
 loading excluded, the float32 -> float64 conversion included), best_s, and
@@ -224,6 +229,32 @@ def temperature_exact(np, logits32, labels):
     return 1.0 / beta
 
 
+# ------------------------------------------------- binary calibrators
+
+
+def mean_nll_binary(np, q, y):
+    """Mean -log of the probability given to the label, q = P(y = 1)."""
+    with np.errstate(divide="ignore"):
+        return -np.log(np.where(y == 1, q, 1.0 - q)).mean()
+
+
+def isotonic_full(np, isotonic_regression, p, y):
+    ir = isotonic_regression(out_of_bounds="clip").fit(p, y)
+    q = ir.predict(p)
+    return dict(nll_before=mean_nll_binary(np, p, y),
+                nll_after=mean_nll_binary(np, q, y))
+
+
+def platt_full(np, sigmoid_calibration, expit, s, y):
+    a, b = sigmoid_calibration(s, y)
+    q = expit(-(a * s + b))
+    # the scores are log-odds: -log sigmoid(+-s) = logaddexp(0, -+s)
+    before = np.where(y == 1, np.logaddexp(0.0, -s),
+                      np.logaddexp(0.0, s)).mean()
+    return dict(a=a, b=b, nll_before=before,
+                nll_after=mean_nll_binary(np, q, y))
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit("usage: peers.py TASK DIR REPS")
@@ -272,6 +303,27 @@ def main():
         med, best, _ = timed(
             lambda: IsotonicRegression(out_of_bounds="clip").fit(p, y), reps)
         report(med, best, {})
+    elif task == "isotonic-sklearn-full":
+        try:
+            from sklearn.isotonic import IsotonicRegression
+        except ImportError:
+            skipped("sklearn not installed")
+        p = np.load(data + "/probs.npy")
+        y = np.load(data + "/blabels.npy").astype(np.float64)
+        med, best, out = timed(lambda: isotonic_full(np, IsotonicRegression,
+                                                     p, y), reps)
+        report(med, best, {k: "%.17g" % v for k, v in out.items()})
+    elif task == "platt-sklearn-full":
+        try:
+            from sklearn.calibration import _sigmoid_calibration
+            from scipy.special import expit
+        except ImportError:
+            skipped("sklearn not installed")
+        s = np.load(data + "/scores.npy")
+        y = np.load(data + "/blabels.npy")
+        med, best, out = timed(lambda: platt_full(np, _sigmoid_calibration,
+                                                  expit, s, y), reps)
+        report(med, best, {k: "%.17g" % v for k, v in out.items()})
     elif task == "platt-sklearn":
         try:
             from sklearn.calibration import _sigmoid_calibration

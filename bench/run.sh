@@ -15,6 +15,10 @@
 #                       2 GB free under BENCH_DIR and a minute or two
 #   BENCH_DIR=/tmp      where the generated data goes (deleted at the end)
 #   PYTHON=/usr/bin/python3   Debian's Python with the peers' packages
+#   BENCH_ONLY=         comma-separated parts to run, all when empty:
+#                       eval (read baseline, CLI, kernel, NumPy, PyTorch),
+#                       temperature, isotonic, platt, threads, e.g.
+#                       BENCH_ONLY=isotonic,platt (no 200 MB matrix then)
 #
 # The peers run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (set on
 # some machines for old OpenBLAS builds; they slow a current NumPy), in
@@ -35,7 +39,7 @@ PY=${PYTHON:-/usr/bin/python3}
 HERE=$(dirname "$0")
 
 for p in "$CALIB" "$BIN/gen" "$BIN/baseline" "$BIN/bench_eval" \
-         "$BIN/timeit"; do
+         "$BIN/bench_core" "$BIN/timeit"; do
     [ -x "$p" ] || { echo "run.sh: $p missing; run 'make bench'" >&2; exit 1; }
 done
 
@@ -69,18 +73,34 @@ row() {
 
 say() { printf '%s\n' "$*" >&2; }
 
+# want PART: whether BENCH_ONLY selects PART (all parts when it is empty)
+want() {
+    case ",${BENCH_ONLY:-$1}," in
+        *",$1,"*) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# results shown at the end, empty when their part did not run
+kern="" np_line="" th_line="" tf="" tt_line="" te_line=""
+iso_core="" iso_peer="" pl_core="" pl_peer="" pl="" iso=""
+
 # ---------------------------------------------------------------- data
-say "bench: generating $N x $K float32 logits (seed $SEED) in $work"
-"$BIN/gen" eval "$work" "$N" "$K" "$SEED"
-"$BIN/gen" binary "$work" "$NB" "$SEED"
 X=$work/logits.npy
 Y=$work/labels.npy
-# the files just written: flushed, and read once, so that every timed run
-# reads from the page cache
-sync
-cat "$X" "$Y" > /dev/null
-"$CALIB" eval --logits "$X" --labels "$Y" --format json > /dev/null || true
+if want eval || want temperature || want threads; then
+    say "bench: generating $N x $K float32 logits (seed $SEED) in $work"
+    "$BIN/gen" eval "$work" "$N" "$K" "$SEED"
+    # the files just written: flushed, and read once, so that every timed
+    # run reads from the page cache
+    sync
+    cat "$X" "$Y" > /dev/null
+    "$CALIB" eval --logits "$X" --labels "$Y" --format json > /dev/null ||
+        true
+fi
+"$BIN/gen" binary "$work" "$NB" "$SEED"
 
+if want eval; then
 # ---------------------------------------------------------------- (a) read
 say "bench: read baseline"
 base=$("$BIN/baseline" "$X" "$REPS")
@@ -112,8 +132,10 @@ row "eval: calib CLI (incl. read) vs PyTorch" "$cli_s" \
 row "eval: calib kernel vs NumPy" "$kern_s" "NumPy f64" "$np_s" speedup 8
 row "eval: calib kernel vs PyTorch" "$kern_s" "PyTorch f64 CPU" "$th_s" \
     speedup 5
+fi
 
 # ---------------------------------------------------------------- (e)
+if want temperature; then
 say "bench: temperature scaling"
 tf=$("$BIN/bench_eval" temperature "$X" "$Y" "$REPS" 0) || tf="failed=1"
 tf_s=$(kv time_s "$tf")
@@ -123,21 +145,43 @@ tt_s=$(kv time_s "$tt_line")
 te_line=$(peer temperature-exact "$work" 1)
 row "temperature fit: calib vs PyTorch LBFGS" "$tf_s" \
     "LBFGS(lr=0.01,max_iter=50)" "$tt_s" speedup 100
+fi
 
 # ---------------------------------------------------------------- (f, g)
-say "bench: isotonic regression and Platt scaling on $NB scores"
-iso=$("$BIN/bench_eval" isotonic "$work/probs.npy" "$work/blabels.npy" \
-      "$REPS" 0) || iso="failed=1"
-iso_peer=$(peer isotonic-sklearn "$work" "$REPS")
-row "isotonic $NB: calib vs sklearn" "$(kv time_s "$iso")" \
-    "IsotonicRegression" "$(kv time_s "$iso_peer")" speedup 3
-pl=$("$BIN/bench_eval" platt "$work/scores.npy" "$work/blabels.npy" \
-     "$REPS" 0) || pl="failed=1"
-pl_peer=$(peer platt-sklearn "$work" "$REPS")
-row "Platt $NB: calib vs sklearn" "$(kv time_s "$pl")" \
-    "_sigmoid_calibration" "$(kv time_s "$pl_peer")" speedup 20
+# Two rows each, both like for like: the fit alone (calib's fitting
+# routine against scikit-learn's fit), and calib_fit, which also applies
+# the fitted map to every sample and reports the NLL before and after,
+# against scikit-learn doing the same (fit, predict, both NLLs).
+P=$work/probs.npy
+S=$work/scores.npy
+BL=$work/blabels.npy
+if want isotonic; then
+    say "bench: isotonic regression on $NB scores"
+    iso_core=$("$BIN/bench_core" isotonic "$P" "$BL" "$REPS") ||
+        iso_core="failed=1"
+    iso_peer=$(peer isotonic-sklearn "$work" "$REPS")
+    iso=$("$BIN/bench_eval" isotonic "$P" "$BL" "$REPS" 0) || iso="failed=1"
+    iso_full=$(peer isotonic-sklearn-full "$work" "$REPS")
+    row "isotonic $NB: fit alone" "$(kv time_s "$iso_core")" \
+        "IsotonicRegression.fit" "$(kv time_s "$iso_peer")" speedup 3
+    row "isotonic $NB: calib_fit (fit+apply+NLLs)" "$(kv time_s "$iso")" \
+        "fit+predict+NLLs" "$(kv time_s "$iso_full")" speedup 3
+fi
+if want platt; then
+    say "bench: Platt scaling on $NB scores"
+    pl_core=$("$BIN/bench_core" platt "$S" "$BL" "$REPS") ||
+        pl_core="failed=1"
+    pl_peer=$(peer platt-sklearn "$work" "$REPS")
+    pl=$("$BIN/bench_eval" platt "$S" "$BL" "$REPS" 0) || pl="failed=1"
+    pl_full=$(peer platt-sklearn-full "$work" "$REPS")
+    row "Platt $NB: fit alone" "$(kv time_s "$pl_core")" \
+        "_sigmoid_calibration" "$(kv time_s "$pl_peer")" speedup 20
+    row "Platt $NB: calib_fit (fit+apply+NLLs)" "$(kv time_s "$pl")" \
+        "fit+expit+NLLs" "$(kv time_s "$pl_full")" speedup 20
+fi
 
 # ---------------------------------------------------------------- (i)
+if want threads; then
 say "bench: threads"
 t1=$("$BIN/timeit" "$REPS" "$work/t1.json" "$CALIB" eval --threads 1 \
      --logits "$X" --labels "$Y" --format json) || t1="failed=1"
@@ -150,9 +194,10 @@ else
 fi
 row "eval --threads 2 vs 1: output $same" "$(kv time_s "$t2")" \
     "calib --threads 1" "$(kv time_s "$t1")" same "$same"
+fi
 
 # ---------------------------------------------------------------- (h)
-if [ "${BENCH_BIG:-0}" = 1 ]; then
+if [ "${BENCH_BIG:-0}" = 1 ] && want eval; then
     say "bench: streaming a 2 GB .npy (500000 x 1000 float32)"
     mkdir "$work/big"
     "$BIN/gen" eval "$work/big" 500000 1000 "$SEED"
@@ -222,11 +267,29 @@ echo "times in seconds (RSS row: MB); ratio = peer / calib for speed-ups," \
 # ---------------------------------------------------------------- checks
 echo
 echo "results side by side:"
+if want eval; then
 printf '  %-14s %-24s %-24s %-24s\n' metric calib NumPy PyTorch
 for m in ece nll classwise_ece; do
     printf '  %-14s %-24s %-24s %-24s\n' "$m" "$(kv "$m" "$kern")" \
         "$(kv "$m" "$np_line")" "$(kv "$m" "$th_line")"
 done
+fi
+if want isotonic; then
+    echo "  isotonic: $(kv knots "$iso_core") knots; NLL after: calib" \
+         "$(kv nll_after "$iso"), sklearn $(kv nll_after "$iso_full")"
+fi
+if want platt; then
+    # sklearn returns A, B of 1 / (1 + exp(A s + B)): calib's a, b are -A, -B
+    echo "  Platt: calib a $(kv a "$pl_core") b $(kv b "$pl_core")" \
+         "($(kv iterations "$pl_core") full Newton steps)"
+    awk -v a="$(kv a "$pl_peer")" -v b="$(kv b "$pl_peer")" 'BEGIN {
+        if (a != "" && b != "")
+            printf "         sklearn -A %.17g -B %.17g\n", -a, -b
+    }'
+    echo "         NLL after: calib $(kv nll_after "$pl")," \
+         "sklearn $(kv nll_after "$pl_full")"
+fi
+if want temperature; then
 t_exact=$(kv temperature "$te_line")
 t_calib=$(kv temperature "$tf")
 t_torch=$(kv temperature "$tt_line")
@@ -239,6 +302,7 @@ awk -v e="$t_exact" -v c="$t_calib" -v t="$t_torch" 'BEGIN {
 }'
 echo "  calib fit: $(kv status "$tf"), $(kv iterations "$tf") iterations;" \
      "PyTorch threads: $(kv threads "$th_line")"
+fi
 if [ -s "$work/peers.err" ]; then
     echo "peer messages:"
     sed 's/^/  /' "$work/peers.err" | tail -n 20

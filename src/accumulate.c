@@ -26,11 +26,13 @@
  *
  * Speed (logits, the common case): three passes over a row, each a loop
  * over blocks of LANES that gcc vectorises: (1) load, max and min; (2) t
- * = z - max, exp(t) inlined from vexp_impl.h, their sums; (3) p = exp(t)
- * / s, the bin-0 classwise cells, sum p^2 and the count of p beyond bin
- * 0, which are then moved (when it is one value it is the argmax: no
- * search). The argmax is the first t == 0, looked for SCAN_BLOCK values
- * at a time. Same bits as the former separate loops.
+ * = z - max, exp(t) by vexp_nonpos inlined from vexp_impl.h (calib_vexp's
+ * bits for t > -708, 0 below: invisible next to exp(0) = 1), their sums;
+ * (3) p = exp(t) / s, the bin-0 classwise cells, sum p^2 and the count of
+ * p beyond bin 0, which are then moved (when it is one value it is the
+ * argmax: no search). The argmax is the first t == 0, looked for
+ * SCAN_BLOCK values at a time. Same bits as the former separate loops
+ * except for exp(t) below 3.4e-308, now 0.
  */
 #include "metrics_internal.h"
 #include "vexp_impl.h"
@@ -634,10 +636,10 @@ static calib_status row_logits(worker *w, size_t i, row_result *r)
             double x = t[j + l] - max;
             t[j + l] = x;
             stl[l] += x;
-            c[l] = vexp_clamp(x);
+            c[l] = vexp_nonpos_clamp(x);
         }
         for (size_t l = 0; l < LANES; l++) {
-            double y = vexp_one(c[l]);
+            double y = vexp_nonpos(c[l]);
             e[j + l] = y;
             sl[l] += y;
         }
@@ -645,7 +647,7 @@ static calib_status row_logits(worker *w, size_t i, row_result *r)
     for (; j < k; j++) {
         t[j] -= max;
         stl[0] += t[j];
-        e[j] = vexp_one(vexp_clamp(t[j]));
+        e[j] = vexp_nonpos(vexp_nonpos_clamp(t[j]));
         sl[0] += e[j];
     }
     for (size_t l = 0; l < LANES; l++) {

@@ -15,14 +15,15 @@
  * Speed: every iteration is one pass over the data that gives f, f', f''
  * and f''' together; the logits are read where they are (float32 stays
  * float32, widened a segment at a time), the row maxima are found once
- * (in lanes), exp is calib_vexp's kernel inlined into the one vectorised
- * loop that also forms the sums, and rows are split over threads. The start comes from the same method
- * on every 16th row (to a relative 1e-6), so the passes over all rows are
- * usually three: the start, one step that lands within ~1e-6, and the
- * check at the result. The fit stops when the last step, or the error
- * left after it as predicted from the last two steps (predicted_error), is
- * at most opt->tolerance relative (1e-12), and reports f and f' at the
- * returned beta.
+ * (in lanes), exp is vexp_nonpos (src/vexp_impl.h: calib_vexp's bits for
+ * beta d > -708, 0 below) inlined into the one vectorised loop that also
+ * forms the sums, and rows are split over threads. The start comes from
+ * the same method on every 16th row (to a relative 1e-6), so the passes
+ * over all rows are usually three: the start, one step that lands within
+ * ~1e-6, and the check at the result. The fit stops when the last step,
+ * or the error left after it as predicted from the last two steps
+ * (predicted_error), is at most opt->tolerance relative (1e-12), and
+ * reports f and f' at the returned beta.
  *
  * Degenerate data: f' is nondecreasing, so f'(beta_min) >= 0 (in
  * particular f'(0) = mean_i (mean_j z_ij - z_iy) >= 0, e.g. constant
@@ -154,7 +155,7 @@ static double row_max_of(const temp_data *d, size_t i)
 #define TERMS(zv, l)                                                        \
     do {                                                                    \
         double d_ = (zv) - m, e_, ed_, edd_;                                \
-        e_ = vexp_one(vexp_clamp(beta * d_));                               \
+        e_ = vexp_nonpos(vexp_nonpos_clamp(beta * d_));                     \
         ed_ = e_ * d_;                                                      \
         edd_ = ed_ * d_;                                                    \
         a0[l] += e_;                                                        \
@@ -204,10 +205,11 @@ static void row_terms(const temp_data *data, size_t i, double m,
             double d[LANES], x[LANES];
             for (size_t l = 0; l < LANES; l++) {
                 d[l] = z[c + l] - m;
-                x[l] = vexp_clamp(beta * d[l]);
+                x[l] = vexp_nonpos_clamp(beta * d[l]);
             }
             for (size_t l = 0; l < LANES; l++) {
-                double e = vexp_one(x[l]), ed = e * d[l], edd = ed * d[l];
+                double e = vexp_nonpos(x[l]), ed = e * d[l];
+                double edd = ed * d[l];
                 a0[l] += e;
                 a1[l] += ed;
                 a2[l] += edd;

@@ -90,4 +90,50 @@ static inline double vexp_one(double x)
     return y;
 }
 
+/*
+ * exp(x) for the x <= 0 of softmax and temperature scaling, cheaper: x is
+ * first clamped with vexp_nonpos_clamp (at VEXP_FLUSH, NaN stays NaN),
+ * and for x > VEXP_FLUSH the result has exactly the bits of vexp_one
+ * (the same reduction and polynomial; a normal result p 2^k is the same
+ * with one power of two as with two), while x <= VEXP_FLUSH gives 0
+ * instead of a value below 3.4e-308, which no sum with a term exp(0) = 1
+ * or a probability rounded to 2^-52 can see. One comparison and one
+ * power of two instead of two of each: about a fifth fewer operations.
+ * Also correct for 0 < x <= 709 (k <= 1023).
+ */
+#define VEXP_FLUSH (-708.0)
+
+static inline double vexp_nonpos_clamp(double x)
+{
+    return x < VEXP_FLUSH ? VEXP_FLUSH : x;
+}
+
+static inline double vexp_nonpos(double x)
+{
+    double t, k, r, r2, r4, r8, q, p, y;
+    double a0, a1, a2, a3, a4, a5, b0, b1, b2;
+
+    t = x * LOG2E + ROUND_MAGIC;
+    k = t - ROUND_MAGIC;
+    r = (x - k * LN2_HI) - k * LN2_LO;
+    r2 = r * r;
+    r4 = r2 * r2;
+    r8 = r4 * r4;
+    a0 = 1.0 / 2.0 + r * (1.0 / 6.0);
+    a1 = 1.0 / 24.0 + r * (1.0 / 120.0);
+    a2 = 1.0 / 720.0 + r * (1.0 / 5040.0);
+    a3 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
+    a4 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
+    a5 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+    b0 = a0 + r2 * a1;
+    b1 = a2 + r2 * a3;
+    b2 = a4 + r2 * a5;
+    q = (b0 + r4 * b1) + r8 * b2;
+    p = 1.0 + (r + r2 * q);
+
+    /* t holds ROUND_MAGIC + k with k in [-1021, 1023]: 2^k is normal */
+    y = p * vexp_pow2_from_magic(t);
+    return x == VEXP_FLUSH ? 0.0 : y;
+}
+
 #endif /* CALIB_VEXP_IMPL_H */

@@ -19,6 +19,19 @@
  * scaled coefficient by at most opt->tolerance relative (floor 1), or when
  * no step decreases F any more (the rounding floor of F).
  *
+ * Platt's two coefficients have a path of their own, for speed on many
+ * scores: one pass per Newton step computes the gradient and the Hessian
+ * together, with calib_vexp over blocks of 256 scores and no logarithm
+ * (the labels enter only through the sums of the targets, fixed before
+ * the first step); a full step is accepted when F's slope along it is
+ * still <= 0 at its end (F is convex, so F decreased), and F itself is
+ * evaluated only when a step overshoots (Armijo as above). The scores
+ * are scaled by a power of two (exact) instead of their largest
+ * magnitude. With 65536 scores or more, the start is Platt's refined by
+ * Newton on every 64th score, which leaves two or three full steps to the
+ * rounding floor; 10^6 scores take about six passes in all. The sums have
+ * a fixed order (8 lanes, then in sequence): the same bits on every CPU.
+ *
  * Beta calibration (Kull, Silva Filho & Flach 2017, "Beta calibration: a
  * well-founded and easily implemented improvement on logistic calibration
  * for binary classifiers") is the same regression on the features

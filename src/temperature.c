@@ -18,9 +18,10 @@
  * (in lanes), exp is vexp_nonpos (src/vexp_impl.h: calib_vexp's bits for
  * beta d > -708, 0 below) inlined into the one vectorised loop that also
  * forms the sums, and rows are split over threads. The start comes from
- * the same method on every 16th row (to a relative 1e-6), so the passes
- * over all rows are usually three: the start, one step that lands within
- * ~1e-6, and the check at the result. The fit stops when the last step,
+ * the same method on every 16th row (to a relative 1e-6), evaluated in
+ * the same pass as beta = 1 (the NLL before; two sets of exps, one
+ * reading), so the passes over all rows are usually three: that one, one
+ * step that lands within ~1e-9, and the check at the result. The fit stops when the last step,
  * or the error left after it as predicted from the last two steps
  * (predicted_error), is at most opt->tolerance relative (1e-12), and
  * reports f and f' at the returned beta.
@@ -94,12 +95,17 @@ typedef struct temp_data {
     int fill_max;
 } temp_data;
 
+/* A pass evaluates at one beta, or at two sharing the reading, widening
+ * and row maxima (the first full pass: beta = 1 and the start). */
+#define MAX_BETAS 2
+
 typedef struct nll_job {
     const temp_data *data;
-    double beta;
+    double beta[MAX_BETAS];
+    size_t n_betas;
     size_t row_stride;  /* 1, or SUB_STRIDE for the start */
     size_t rows;        /* rows in the pass (n / row_stride, rounded up) */
-    block_sums *blocks;
+    block_sums *blocks; /* n_blocks x n_betas, block-major */
     size_t n_blocks;
     size_t first;       /* this worker's first block */
     size_t stride;      /* and the step between its blocks */
@@ -151,6 +157,11 @@ static double row_max_of(const temp_data *d, size_t i)
     }
 }
 
+/* Per-lane sums S_r = sum e d^r, r = 0..3, of one row at one beta. */
+typedef struct lane_sums {
+    double a[4][LANES];
+} lane_sums;
+
 /* One value's terms: d = z - max, e = exp(beta d), into lane sums. */
 #define TERMS(zv, l)                                                        \
     do {                                                                    \
@@ -165,65 +176,60 @@ static double row_max_of(const temp_data *d, size_t i)
     } while (0)
 
 /*
- * The NLL and derivative terms of one row at beta. With d = z - max z and
- * e = exp(beta d): S_r = sum e d^r for r = 0..3; the mean, variance and
- * third central moment of d (so of z) under p are taken from them. One
- * loop over blocks of LANES values, exp inlined from vexp_impl.h: gcc -O2
- * vectorises it (the clamp in a loop of its own, as in calib_vexp). Value
- * j goes to lane j % LANES, whatever the dtype: the same bits as the
- * former chunked loop through calib_vexp.
+ * Adds the terms of values j0 .. j0 + len - 1 of a row (z[0] is value j0)
+ * to the lane sums at beta. One loop over blocks of LANES values, exp
+ * inlined from vexp_impl.h: gcc -O2 vectorises it (the clamp in a loop of
+ * its own, as in calib_vexp). Value j goes to lane j % LANES, whatever the
+ * dtype: the same bits as the former chunked loop through calib_vexp. The
+ * sums are local while the loop runs (no aliasing with z to check). Its
+ * own clones: gcc does not inline it into row_terms' clones.
  */
 CALIB_TARGET_CLONES
-static void row_terms(const temp_data *data, size_t i, double m,
-                      double beta, block_sums *s)
+static void segment_terms(const double *z, size_t len, size_t j0,
+                          double m, double beta, lane_sums *acc)
 {
-    double a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0};
-    double a3[LANES] = {0};
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    double mean, m2, var, k3, dy, wide[SEGMENT];
-    size_t k = data->k;
+    double a0[LANES], a1[LANES], a2[LANES], a3[LANES];
+    size_t c = 0;
 
-    for (size_t j0 = 0; j0 < k; j0 += SEGMENT) {
-        size_t len = k - j0 < SEGMENT ? k - j0 : SEGMENT, c = 0;
-        const double *z;
-
-        /* float32 is widened a segment at a time, apart from the main
-         * loop: a conversion in that loop makes gcc pick half-width
-         * vectors whose stores the full-width loads cannot forward */
-        if (data->dtype == CALIB_FLOAT32) {
-            const float *zf = (const float *)data->z + i * k + j0;
-            for (; c + LANES <= len; c += LANES)
-                for (size_t l = 0; l < LANES; l++)
-                    wide[c + l] = (double)zf[c + l];
-            for (; c < len; c++)
-                wide[c] = (double)zf[c];
-            z = wide;
-        } else {
-            z = (const double *)data->z + i * k + j0;
+    memcpy(a0, acc->a[0], sizeof a0);
+    memcpy(a1, acc->a[1], sizeof a1);
+    memcpy(a2, acc->a[2], sizeof a2);
+    memcpy(a3, acc->a[3], sizeof a3);
+    for (; c + LANES <= len; c += LANES) {
+        double d[LANES], x[LANES];
+        for (size_t l = 0; l < LANES; l++) {
+            d[l] = z[c + l] - m;
+            x[l] = vexp_nonpos_clamp(beta * d[l]);
         }
-        for (c = 0; c + LANES <= len; c += LANES) {
-            double d[LANES], x[LANES];
-            for (size_t l = 0; l < LANES; l++) {
-                d[l] = z[c + l] - m;
-                x[l] = vexp_nonpos_clamp(beta * d[l]);
-            }
-            for (size_t l = 0; l < LANES; l++) {
-                double e = vexp_nonpos(x[l]), ed = e * d[l];
-                double edd = ed * d[l];
-                a0[l] += e;
-                a1[l] += ed;
-                a2[l] += edd;
-                a3[l] += edd * d[l];
-            }
+        for (size_t l = 0; l < LANES; l++) {
+            double e = vexp_nonpos(x[l]), ed = e * d[l];
+            double edd = ed * d[l];
+            a0[l] += e;
+            a1[l] += ed;
+            a2[l] += edd;
+            a3[l] += edd * d[l];
         }
-        for (; c < len; c++)
-            TERMS(z[c], (j0 + c) % LANES);
     }
+    for (; c < len; c++)
+        TERMS(z[c], (j0 + c) % LANES);
+    memcpy(acc->a[0], a0, sizeof a0);
+    memcpy(acc->a[1], a1, sizeof a1);
+    memcpy(acc->a[2], a2, sizeof a2);
+    memcpy(acc->a[3], a3, sizeof a3);
+}
+
+/* Row i's NLL and derivative terms at beta from its lane sums, into s. */
+static void row_finish(const temp_data *data, size_t i, double m,
+                       double beta, const lane_sums *acc, block_sums *s)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    double mean, m2, var, k3, dy;
+
     for (size_t l = 0; l < LANES; l++) {
-        s0 += a0[l];
-        s1 += a1[l];
-        s2 += a2[l];
-        s3 += a3[l];
+        s0 += acc->a[0][l];
+        s1 += acc->a[1][l];
+        s2 += acc->a[2][l];
+        s3 += acc->a[3][l];
     }
 
     /* the largest term is exp(0) = 1, so s0 >= 1; the variance may lose
@@ -242,14 +248,56 @@ static void row_terms(const temp_data *data, size_t i, double m,
     s->not_max += dy < 0.0;
 }
 
+/*
+ * The NLL and derivative terms of one row at each of the job's betas.
+ * With d = z - max z and e = exp(beta d): S_r = sum e d^r for r = 0..3;
+ * the mean, variance and third central moment of d (so of z) under p are
+ * taken from them. The row goes a SEGMENT at a time, float32 widened to
+ * double once per segment for all betas.
+ */
+CALIB_TARGET_CLONES
+static void row_terms(const temp_data *data, size_t i, double m,
+                      const double *beta, size_t n_betas, block_sums *s)
+{
+    lane_sums acc[MAX_BETAS];
+    double wide[SEGMENT];
+    size_t k = data->k;
+
+    memset(acc, 0, sizeof acc);
+    for (size_t j0 = 0; j0 < k; j0 += SEGMENT) {
+        size_t len = k - j0 < SEGMENT ? k - j0 : SEGMENT, c = 0;
+        const double *z;
+
+        /* float32 is widened apart from the main loop: a conversion in
+         * that loop makes gcc pick half-width vectors whose stores the
+         * full-width loads cannot forward */
+        if (data->dtype == CALIB_FLOAT32) {
+            const float *zf = (const float *)data->z + i * k + j0;
+            for (; c + LANES <= len; c += LANES)
+                for (size_t l = 0; l < LANES; l++)
+                    wide[c + l] = (double)zf[c + l];
+            for (; c < len; c++)
+                wide[c] = (double)zf[c];
+            z = wide;
+        } else {
+            z = (const double *)data->z + i * k + j0;
+        }
+        for (size_t b = 0; b < n_betas; b++)
+            segment_terms(z, len, j0, m, beta[b], &acc[b]);
+    }
+    for (size_t b = 0; b < n_betas; b++)
+        row_finish(data, i, m, beta[b], &acc[b], &s[b]);
+}
+
 /* Sums over the pass's rows [r0, r1) (row r of the pass is data row
- * r * row_stride). */
+ * r * row_stride), one block_sums per beta. */
 static void sum_rows(const nll_job *job, size_t r0, size_t r1,
                      block_sums *out)
 {
     const temp_data *data = job->data;
-    block_sums s = {0.0, 0.0, 0.0, 0.0, 0};
+    block_sums s[MAX_BETAS];
 
+    memset(s, 0, sizeof s);
     for (size_t r = r0; r < r1; r++) {
         size_t i = r * job->row_stride;
         double m;
@@ -261,9 +309,9 @@ static void sum_rows(const nll_job *job, size_t r0, size_t r1,
         } else {
             m = data->row_max[i];
         }
-        row_terms(data, i, m, job->beta, &s);
+        row_terms(data, i, m, job->beta, job->n_betas, s);
     }
-    *out = s;
+    memcpy(out, s, job->n_betas * sizeof *out);
 }
 
 static void *nll_worker(void *arg)
@@ -273,7 +321,7 @@ static void *nll_worker(void *arg)
     for (size_t b = job->first; b < job->n_blocks; b += job->stride) {
         size_t r0 = b * BLOCK_ROWS;
         size_t r1 = r0 + BLOCK_ROWS < job->rows ? r0 + BLOCK_ROWS : job->rows;
-        sum_rows(job, r0, r1, &job->blocks[b]);
+        sum_rows(job, r0, r1, &job->blocks[b * job->n_betas]);
     }
     return NULL;
 }
@@ -317,60 +365,80 @@ static void run_blocks(const nll_job *base, unsigned threads)
 }
 
 /*
- * Means of the NLL and its three derivatives at beta over every
- * row_stride-th row. Without room for per-block sums the same partition
- * runs on this thread, blocks added in the same order: same bits.
+ * Means of the NLL and its three derivatives over every row_stride-th
+ * row, at n_betas betas at once (mean[b] at beta[b]). Without room for
+ * per-block sums the same partition runs on this thread, blocks added in
+ * the same order: same bits.
  */
-static void pass(const temp_data *data, double beta, size_t row_stride,
-                 unsigned threads, block_sums *mean)
+static void pass_n(const temp_data *data, const double *beta,
+                   size_t n_betas, size_t row_stride, unsigned threads,
+                   block_sums *mean)
 {
     enum { STACK_BLOCKS = 256 };
-    block_sums stack_blocks[STACK_BLOCKS];
-    block_sums total = {0.0, 0.0, 0.0, 0.0, 0};
+    block_sums stack_blocks[STACK_BLOCKS * MAX_BETAS];
+    block_sums total[MAX_BETAS];
     nll_job job;
     size_t rows = (data->n + row_stride - 1) / row_stride;
     size_t n_blocks = (rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
     block_sums *blocks = stack_blocks;
 
+    memset(total, 0, sizeof total);
+    memset(&job, 0, sizeof job);
     job.data = data;
-    job.beta = beta;
+    for (size_t b = 0; b < n_betas; b++)
+        job.beta[b] = beta[b];
+    job.n_betas = n_betas;
     job.row_stride = row_stride;
     job.rows = rows;
     job.first = 0;
     job.stride = 1;
     if (n_blocks > STACK_BLOCKS)
-        blocks = calib_calloc(n_blocks, sizeof *blocks);
+        blocks = calib_calloc(n_blocks * n_betas, sizeof *blocks);
     if (blocks == NULL) {
         for (size_t b = 0; b < n_blocks; b++) {
             size_t r0 = b * BLOCK_ROWS;
             size_t r1 = r0 + BLOCK_ROWS < rows ? r0 + BLOCK_ROWS : rows;
-            block_sums s;
-            sum_rows(&job, r0, r1, &s);
-            total.nll += s.nll;
-            total.d1 += s.d1;
-            total.d2 += s.d2;
-            total.d3 += s.d3;
-            total.not_max += s.not_max;
+            block_sums one[MAX_BETAS];
+            sum_rows(&job, r0, r1, one);
+            for (size_t v = 0; v < n_betas; v++) {
+                total[v].nll += one[v].nll;
+                total[v].d1 += one[v].d1;
+                total[v].d2 += one[v].d2;
+                total[v].d3 += one[v].d3;
+                total[v].not_max += one[v].not_max;
+            }
         }
     } else {
         job.blocks = blocks;
         job.n_blocks = n_blocks;
         run_blocks(&job, threads == 0 ? calib_cpu_count() : threads);
         for (size_t b = 0; b < n_blocks; b++) {
-            total.nll += blocks[b].nll;
-            total.d1 += blocks[b].d1;
-            total.d2 += blocks[b].d2;
-            total.d3 += blocks[b].d3;
-            total.not_max += blocks[b].not_max;
+            for (size_t v = 0; v < n_betas; v++) {
+                const block_sums *bs = &blocks[b * n_betas + v];
+                total[v].nll += bs->nll;
+                total[v].d1 += bs->d1;
+                total[v].d2 += bs->d2;
+                total[v].d3 += bs->d3;
+                total[v].not_max += bs->not_max;
+            }
         }
         if (blocks != stack_blocks)
             calib_free(blocks);
     }
-    mean->nll = total.nll / (double)rows;
-    mean->d1 = total.d1 / (double)rows;
-    mean->d2 = total.d2 / (double)rows;
-    mean->d3 = total.d3 / (double)rows;
-    mean->not_max = total.not_max;
+    for (size_t v = 0; v < n_betas; v++) {
+        mean[v].nll = total[v].nll / (double)rows;
+        mean[v].d1 = total[v].d1 / (double)rows;
+        mean[v].d2 = total[v].d2 / (double)rows;
+        mean[v].d3 = total[v].d3 / (double)rows;
+        mean[v].not_max = total[v].not_max;
+    }
+}
+
+/* pass_n at one beta. */
+static void pass(const temp_data *data, double beta, size_t row_stride,
+                 unsigned threads, block_sums *mean)
+{
+    pass_n(data, &beta, 1, row_stride, threads, mean);
 }
 
 void calib_temperature_nll(const double *z, size_t n, size_t k,
@@ -432,6 +500,7 @@ typedef struct search {
     int lo_known, hi_known;
     size_t iterations;
     const char *status;
+    const block_sums *first;    /* the sums at the start, if known */
 } search;
 
 static double solve(search *sr, double beta, block_sums *last)
@@ -444,7 +513,10 @@ static double solve(search *sr, double beta, block_sums *last)
         double step, next;
 
         sr->iterations = it;
-        pass(sr->data, beta, sr->row_stride, sr->threads, &s);
+        if (it == 1 && sr->first != NULL)
+            s = *sr->first;     /* already evaluated at this beta */
+        else
+            pass(sr->data, beta, sr->row_stride, sr->threads, &s);
         *last = s;
         if (s.d1 == 0.0) {
             sr->status = "converged";
@@ -515,9 +587,9 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
                                             : DEFAULT_MAX_ITERATIONS;
     temp_data data = {z, dtype, n, k, labels, NULL, 1};
     calib_fit_info fi;
-    block_sums at_one, last;
+    block_sums at_one, at_start, both[MAX_BETAS], last;
     search sr;
-    double beta = 1.0;
+    double beta = 1.0, start = 1.0, betas[MAX_BETAS];
 
     if (n == 0 || k < 2)
         return calib_failf(err, CALIB_E_SHAPE,
@@ -536,9 +608,30 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
     sr.lo = beta_min;
     sr.hi = beta_max;
 
-    /* beta = 1: the NLL before, the row maxima, and which end can hold
-     * the optimum (f' is nondecreasing) */
-    pass(&data, 1.0, 1, opt->threads, &at_one);
+    /* the start from every SUB_STRIDE-th row (which finds their maxima
+     * as it goes), with no end checks on the sample */
+    if (n / SUB_STRIDE >= SUB_MIN) {
+        search sub = sr;
+        block_sums ignored;
+        double b;
+
+        sub.row_stride = SUB_STRIDE;
+        sub.tol = SUB_TOLERANCE;
+        sub.max_it = 50;
+        sub.lo_known = sub.hi_known = 1;
+        b = solve(&sub, 1.0, &ignored);
+        if (b > beta_min && b < beta_max && b != 1.0)
+            start = b;
+    }
+
+    /* beta = 1 (the NLL before, and which end can hold the optimum: f'
+     * is nondecreasing) and the start, in one pass that also stores the
+     * row maxima */
+    betas[0] = 1.0;
+    betas[1] = start;
+    pass_n(&data, betas, start != 1.0 ? 2 : 1, 1, opt->threads, both);
+    at_one = both[0];
+    at_start = start != 1.0 ? both[1] : both[0];
     data.fill_max = 0;
     fi.nll_before = at_one.nll;
     last = at_one;
@@ -571,19 +664,12 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
         sr.lo_known = 1;
     }
 
-    /* the start from every SUB_STRIDE-th row, kept inside the bracket */
-    if (n / SUB_STRIDE >= SUB_MIN) {
-        search sub = sr;
-        block_sums ignored;
-        double b;
-
-        sub.row_stride = SUB_STRIDE;
-        sub.tol = SUB_TOLERANCE;
-        sub.max_it = 50;
-        sub.lo_known = sub.hi_known = 1;  /* no end checks on the sample */
-        b = solve(&sub, 1.0, &ignored);
-        if (b > sr.lo && b < sr.hi)
-            beta = b;
+    /* the start, kept inside the bracket; its sums are known */
+    if (start > sr.lo && start < sr.hi) {
+        beta = start;
+        sr.first = &at_start;
+    } else {
+        sr.first = &at_one;
     }
 
     /* all rows, from there; the final pass is at the returned beta */

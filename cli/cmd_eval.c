@@ -494,7 +494,9 @@ static int stream_npy(const eval_args *a, const char *path,
     int rc = 0, which = 0;
 
     calib_error_clear(&err);
-    if (strlen(path) < 4 || strcmp(path + strlen(path) - 4, ".npy") != 0)
+    /* a plain .npy file; "ARCHIVE.npz:KEY.npy" names an archive member */
+    if (strlen(path) < 4 || strcmp(path + strlen(path) - 4, ".npy") != 0 ||
+        strstr(path, ".npz:") != NULL)
         return -1;
     if (calib_npy_stream_open(path, &s, &rows, &cols, &dtype, &err)
         != CALIB_OK) {

@@ -40,7 +40,7 @@ REPLAY_BIN    = $(FUZZ_TARGETS:%=$(B)/fuzz/replay_%)
 FUZZ_SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all
 HDR      = include/calib.h $(wildcard src/*.h)
 
-.PHONY: all lib cli tests examples check demo deps deps-demo deps-full asan \
+.PHONY: all lib cli tests examples check demo deps deps-demo deps-full asan FORCE \
         install uninstall \
         clean bench fuzz tradeoff
 
@@ -48,11 +48,20 @@ all: $(B)/libcalib.a $(B)/libcalib.so $(B)/calib $(B)/calib.pc
 
 lib: $(B)/libcalib.a $(B)/libcalib.so
 
-$(B)/obj/lib/%.o: src/%.c $(HDR)
+# Objects depend on the flags they were built with: `make check` (with
+# -Werror) after a plain `make` rebuilds them instead of trusting them.
+$(B)/cflags.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(ALL_CFLAGS) $(CPPFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(ALL_CFLAGS) $(CPPFLAGS)' > $@
+
+FORCE:
+
+$(B)/obj/lib/%.o: src/%.c $(HDR) $(B)/cflags.stamp
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/obj/cli/%.o: cli/%.c include/calib.h cli/cli.h
+$(B)/obj/cli/%.o: cli/%.c include/calib.h $(wildcard cli/*.h) $(B)/cflags.stamp
 	@mkdir -p $(@D)
 	$(CC) -Iinclude $(ALL_CFLAGS) -D_POSIX_C_SOURCE=200809L -c $< -o $@
 
@@ -141,6 +150,9 @@ install: all
 	    -e 's|@INCDIR@|$(INCDIR)|' calib.pc.in \
 	    > $(DESTDIR)$(LIBDIR)/pkgconfig/calib.pc
 	install -m 755 $(B)/calib $(DESTDIR)$(BINDIR)/calib
+	@# refresh the dynamic linker's cache for a real install as root
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
+	    command -v ldconfig >/dev/null; then ldconfig; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/calib.h $(DESTDIR)$(LIBDIR)/libcalib.a \

@@ -718,7 +718,8 @@ static void print_table(FILE *out, const report *r)
             "share a bin\n", o->n_bins);
     if (m->has_full_probs) {
         fprintf(out, "  classwise_ece    mean over all classes, %zu "
-                "equal-width bins, %s\n", o->n_bins, right ? "right" : "left");
+                "equal-width bins, %s\n", o->n_bins,
+                right ? "right-closed" : "left-closed");
         fprintf(out, "  kl_smoothed      KL(q || p), q = (1 - %g) onehot + %g "
                 "/ K\n", o->smoothing, o->smoothing);
         fprintf(out, "  probabilities    %s%s\n",

@@ -73,8 +73,7 @@ void cmd_run_help(FILE *out)
         "  --report-extra F  an HTML fragment added to the report as its own\n"
         "                  section (e.g. out/tradeoff/tradeoff.html)\n"
         "  --title TEXT    the report's title; \"calib run\"\n"
-        "  --format table|json  print the table (default) or summary.json\n"
-        "  --bins M        bins of the metrics and of histogram binning; 15\n");
+        "  --format table|json  print the table (default) or summary.json\n");
     cli_fit_options_help(out);
     fprintf(out,
         "\n"
@@ -275,9 +274,9 @@ static void print_summary(FILE *out, const run_args *a, size_t classes,
 static void print_row(const char *name, const calib_metrics *m,
                       const char *fit)
 {
-    printf("%-13s %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f  %s\n", name,
+    printf("%-13s %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f %8.4f%s%s\n", name,
            m->accuracy, m->nll, m->brier, m->ece, m->mce, m->ace,
-           m->classwise_ece, fit);
+           m->classwise_ece, fit[0] != '\0' ? "  " : "", fit);
 }
 
 static void print_table(const calib_metrics *base, const run_entry *entries,

@@ -82,7 +82,8 @@ int cli_fit_option(int argc, char **argv, int *i, calib_fit_options *opt)
 void cli_fit_options_help(FILE *out)
 {
     fprintf(out,
-        "  --bins M              histogram binning: bins; 15\n"
+        "  --bins M              bins of histogram binning (and, in calib\n"
+        "                        run, of the metrics); 15\n"
         "  --scheme width|mass   histogram binning: equal width (default)\n"
         "                        or equal mass\n"
         "  --bin-rule right|left bins (lo, hi] (default) or [lo, hi)\n"

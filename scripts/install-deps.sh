@@ -4,7 +4,9 @@
 #                                   liblbfgs (L-BFGS), pkg-config
 #   scripts/install-deps.sh demo    build + dataset-fashion-mnist
 #   scripts/install-deps.sh check   demo + chromium (renders the HTML
-#                                   report), libxml2-utils (xmllint)
+#                                   report), libxml2-utils (xmllint),
+#                                   python3 (Debian's, for XML and PNG
+#                                   checks in tests/cli)
 #   scripts/install-deps.sh full    check + python3-numpy, python3-scipy,
 #                                   python3-sklearn, python3-torch (the
 #                                   references of tests/golden, and the
@@ -12,7 +14,7 @@
 set -e
 build="gcc make pkg-config zlib1g-dev libjansson-dev liblbfgs-dev"
 demo="$build dataset-fashion-mnist"
-check="$demo chromium libxml2-utils"
+check="$demo chromium libxml2-utils python3"
 full="$check python3-numpy python3-scipy python3-sklearn python3-torch"
 case "${1:-check}" in
     build) pkgs=$build ;;
@@ -30,7 +32,13 @@ done
 [ -z "$missing" ] && exit 0
 echo "install-deps: installing$missing" >&2
 SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || {
+        echo "install-deps: run as root or install sudo; missing:$missing" >&2
+        exit 1
+    }
+    SUDO=sudo
+fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

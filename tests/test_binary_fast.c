@@ -128,7 +128,8 @@ static void test_isotonic_random(void)
         int mode = trial % 5;
         double *x = malloc(n * sizeof *x);
         unsigned char *y = malloc(n);
-        double *rx = malloc(2 * n * sizeof *rx), *ry = malloc(2 * n * sizeof *ry);
+        double *rx = malloc(2 * n * sizeof *rx);
+        double *ry = malloc(2 * n * sizeof *ry);
         double *kx = NULL, *ky = NULL;
         size_t nk = 0, nr;
 

@@ -13,11 +13,17 @@
  * volatile sig_atomic_t flags and calls unlink(), both async-signal-safe.
  * The .npy files are format 1.0, little-endian, C order, with the header
  * padded so that the data starts at a multiple of 64 bytes, as NumPy does.
- * Limits: a target that is a symbolic link is replaced by a regular file
- * (rename's semantics); at most PENDING_SLOTS writes at once are known to
- * the signal handler, further ones are still atomic but may leave their
- * temporary file behind if the process is killed.
+ * A target that is a symbolic link is resolved first, so the file it
+ * points to is replaced and the link stays; a target that exists but is
+ * not a regular file (a device such as /dev/full, a FIFO, a directory) is
+ * refused, since renaming over it would replace the device with a file.
+ * Limits: at most PENDING_SLOTS writes at once are known to the signal
+ * handler, further ones are still atomic but may leave their temporary
+ * file behind if the process is killed.
  */
+/* realpath() */
+#define _XOPEN_SOURCE 700
+
 #include "internal.h"
 
 #include <errno.h>
@@ -51,7 +57,8 @@ static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 /* One write in progress. */
 typedef struct tmp_writer {
     FILE *file;
-    const char *path;           /* the target */
+    const char *path;           /* the target as the caller named it */
+    char target[PATH_MAX];      /* the same, symbolic links resolved */
     char tmp[PATH_MAX];
     int slot;                   /* in the pending table, or -1 */
     calib_error *err;
@@ -121,23 +128,71 @@ static calib_status io_fail(const tmp_writer *w, const char *what, int e)
                       what, strerror(e));
 }
 
-/* Creates the temporary file next to w->path and registers it. */
+/* Sets w->target: the path, or what a symbolic link there resolves to;
+ * refuses an existing target that is not a regular file. */
+static calib_status resolve_target(tmp_writer *w)
+{
+    struct stat sb;
+    size_t len = strlen(w->path);
+
+    if (len >= sizeof w->target)
+        return calib_fail(w->err, CALIB_E_IO, w->path, -1, -1, -1,
+                          "path is too long");
+    memcpy(w->target, w->path, len + 1);
+    if (lstat(w->path, &sb) != 0)
+        return CALIB_OK;  /* a new file; begin() reports other errors */
+    if (S_ISLNK(sb.st_mode)) {
+        char *real = realpath(w->path, NULL);  /* libc memory */
+        if (real == NULL)
+            return calib_fail(w->err, CALIB_E_IO, w->path, -1, -1, -1,
+                              "is a symbolic link whose target cannot "
+                              "be resolved: %s", strerror(errno));
+        len = strlen(real);
+        if (len >= sizeof w->target) {
+            free(real);
+            return calib_fail(w->err, CALIB_E_IO, w->path, -1, -1, -1,
+                              "path is too long");
+        }
+        memcpy(w->target, real, len + 1);
+        free(real);
+        if (stat(w->target, &sb) != 0)
+            return CALIB_OK;
+    }
+    if (!S_ISREG(sb.st_mode))
+        return calib_fail(w->err, CALIB_E_IO, w->path, -1, -1, -1,
+                          "exists and is not a regular file (%s); calib "
+                          "writes only regular files",
+                          S_ISDIR(sb.st_mode) ? "a directory"
+                          : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode)
+                              ? "a device"
+                          : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                                                 : "a special file");
+    return CALIB_OK;
+}
+
+/* Creates the temporary file next to the target and registers it. */
 static calib_status begin(tmp_writer *w, const char *path, calib_error *err)
 {
-    const char *slash = strrchr(path, '/');
-    const char *base = slash != NULL ? slash + 1 : path;
-    size_t dir_len = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+    const char *slash, *base;
+    size_t dir_len;
     int fd, n;
+    calib_status st;
 
     memset(w, 0, sizeof *w);
     w->path = path;
     w->err = err;
     w->slot = -1;
+    st = resolve_target(w);
+    if (st != CALIB_OK)
+        return st;
+    slash = strrchr(w->target, '/');
+    base = slash != NULL ? slash + 1 : w->target;
+    dir_len = slash != NULL ? (size_t)(slash - w->target) + 1 : 0;
     if (*base == '\0')
         return calib_fail(err, CALIB_E_IO, path, -1, -1, -1,
                           "not a file name (ends in '/')");
     n = snprintf(w->tmp, sizeof w->tmp, "%.*s.%s.XXXXXX", (int)dir_len,
-                 path, base);
+                 w->target, base);
     if (n < 0 || (size_t)n >= sizeof w->tmp)
         return calib_fail(err, CALIB_E_IO, path, -1, -1, -1,
                           "path is too long");
@@ -191,7 +246,7 @@ static calib_status finish(tmp_writer *w)
     mode_t mode;
     int fd = fileno(w->file), e;
 
-    if (stat(w->path, &sb) == 0 && S_ISREG(sb.st_mode))
+    if (stat(w->target, &sb) == 0 && S_ISREG(sb.st_mode))
         mode = sb.st_mode & 07777;
     else
         mode = (mode_t)(0666 & ~current_umask());
@@ -212,7 +267,7 @@ static calib_status finish(tmp_writer *w)
         return io_fail(w, "cannot write", e);
     }
     w->file = NULL;
-    if (rename(w->tmp, w->path) != 0) {
+    if (rename(w->tmp, w->target) != 0) {
         e = errno;
         abandon(w);
         return io_fail(w, "cannot replace", e);

@@ -417,7 +417,7 @@ static void test_writers(void)
     snprintf(sub, sizeof sub, "%s/adir", dir);
     CHECK(mkdir(sub, 0755) == 0);
     check_fails(calib_write_file(sub, "x", 1, &err), &err, CALIB_E_IO,
-                "adir", "cannot replace");
+                "adir", "not a regular file");
     CHECK(!temp_left(dir, "adir"));
 
     /* directory not writable: fails, old file intact (root ignores the

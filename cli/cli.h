@@ -95,9 +95,10 @@ int cli_exit_status(calib_status status, int output);
 
 /*
  * If argv[*i] is `flag` ("--flag VALUE" or "--flag=VALUE"), returns its
- * value and advances *i past it; a missing or empty value prints a usage
- * error and returns "", which callers turn into exit 2 without printing
- * more. NULL if argv[*i] is another argument.
+ * value and advances *i past it; a missing or empty value ("--flag",
+ * "--flag=", "--flag ''") prints a usage error and returns "", which
+ * callers turn into exit 2 without printing more. NULL if argv[*i] is
+ * another argument.
  */
 const char *cli_flag_value(int argc, char **argv, int *i, const char *flag);
 

@@ -63,6 +63,10 @@ const char *cli_flag_value(int argc, char **argv, int *i, const char *flag)
     if (a[len] == '=')
         return a + len + 1;
     (*i)++;
+    if (argv[*i][0] == '\0') {
+        cli_error("%s needs a value, got an empty one", flag);
+        return "";
+    }
     return argv[*i];
 }
 

@@ -9,17 +9,53 @@
 
 #include <stdio.h>
 
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one
+ * (overlong, surrogate, beyond U+10FFFF, truncated). */
+static size_t utf8_length(const unsigned char *s)
+{
+    size_t n;
+    unsigned long cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        n = 2, cp = s[0] & 0x1Fu;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        n = 3, cp = s[0] & 0x0Fu;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        n = 4, cp = s[0] & 0x07u;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0u) != 0x80u)  /* also stops at the NUL */
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        return 0;
+    return n;
+}
+
 void cli_json_string(FILE *out, const char *s)
 {
+    const unsigned char *p = (const unsigned char *)s;
+
+    /* JSON text is UTF-8: a file name's stray bytes become U+FFFD */
     fputc('"', out);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
+    while (*p != '\0') {
+        size_t n = utf8_length(p);
+        if (n == 0) {
+            fputs("\\ufffd", out);
+            p++;
+        } else if (*p == '"' || *p == '\\') {
+            fprintf(out, "\\%c", *p++);
+        } else if (*p < 0x20 || *p == 0x7F) {
+            fprintf(out, "\\u%04x", *p++);
+        } else {
+            fwrite(p, 1, n, out);
+            p += n;
+        }
     }
     fputc('"', out);
 }

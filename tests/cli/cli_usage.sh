@@ -38,6 +38,12 @@ usage_error fit --method nonsense --logits a.npy --labels b.npy -o m.json
 for flag in --format --l2 --methods --out --report-extra; do usage_error run "$flag"; done
 usage_error apply
 usage_error apply m.json --logits
+# an explicitly empty value is the same as none
+usage_error fit --method temperature --logits a.npy --labels b.npy -o ''
+usage_error fit --method '' --logits a.npy --labels b.npy -o m.json
+usage_error run --methods ''
+usage_error eval --logits ''
+usage_error apply m.json --logits a.npy -o ''
 
 # help and version: stdout, exit 0
 for c in eval fit apply run loss plot; do

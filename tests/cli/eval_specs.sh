@@ -24,5 +24,17 @@ s=tests/fixtures/arch_stored.npz; d=tests/fixtures/arch_deflated.npz
 "$CALIB" eval --logits "$d:predictions" --labels "$d:ground_truth" \
     --format csv > "$tmp/d"
 cmp -s "$tmp/s" "$tmp/d" || { echo "FAIL: float32 and float64 archives differ"; fail=1; }
+# a file name that is not UTF-8 still gives valid JSON (U+FFFD in its place)
+bad="$tmp/$(printf 'bad\377name').npz"
+cp "$s" "$bad"
+"$CALIB" eval --logits "$bad:predictions" --labels "$bad:ground_truth" \
+    --format json > "$tmp/bad.json" || { echo "FAIL: eval on a non-UTF-8 name"; fail=1; }
+if [ -x /usr/bin/python3 ]; then
+    /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); \
+assert '\ufffd' in d['conventions']['predictions']" "$tmp/bad.json" ||
+        { echo "FAIL: JSON with a non-UTF-8 file name"; fail=1; }
+else
+    echo "note: /usr/bin/python3 absent; JSON validity of odd names not checked"
+fi
 [ $fail -eq 0 ] && echo "eval_specs: ok"
 exit $fail

@@ -119,8 +119,8 @@ static const char *flag_value(int argc, char **argv, int *i,
 {
     const char *v = cli_flag_value(argc, argv, i, flag);
 
-    if (v != NULL && v[0] == '\0' &&
-        strncmp(argv[*i], flag, strlen(flag)) == 0)
+    /* "" means cli_flag_value has already said what is missing */
+    if (v != NULL && v[0] == '\0')
         *missing = 1;
     return v != NULL && *missing ? NULL : v;
 }

@@ -10,10 +10,17 @@
  * and so is a UTF-8 byte order mark before line 1. The delimiter is a tab
  * when the name ends in .tsv or line 1 holds a tab, else a comma. A header
  * is detected when line 1 has a field that is not a number. Values are
- * parsed by strtod (the C locale's decimal point); labels must be
- * non-negative integers ("3" or "3.0"). A line longer than 16 MiB is
+ * parsed by strtod (the C locale's decimal point) and must be finite;
+ * labels must be integers in [0, K) ("3" or "3.0"), K being the number of
+ * prediction columns, or 2 when there is one (a binary task). These value
+ * checks are made here because only the reader knows the line and column;
+ * what needs a whole row (probability sums) is left to the metrics, which
+ * count data rows from 0. A label column chosen by a name that the header
+ * holds twice is refused, not guessed. A line longer than 16 MiB is
  * refused rather than buffered without bound. Errors give the 1-based
- * physical line and the 1-based field number as the column.
+ * physical line (header and blank lines counted) and the 1-based field
+ * number as the column. Top-label labels are checked for sign only: their
+ * class count is not in the file.
  */
 #include "io_internal.h"
 
@@ -356,11 +363,24 @@ static calib_status label_column(const csv_reader *r,
             return calib_fail(r->err, CALIB_E_ARGUMENT, r->name, -1, 1, -1,
                               "a label column named '%s' needs a header "
                               "line", opt->label_name);
-        for (size_t j = 0; j < r->n_fields; j++)
-            if (strcmp(r->fields[j], opt->label_name) == 0) {
-                *col = j;
-                return CALIB_OK;
-            }
+        size_t found = r->n_fields;
+        for (size_t j = 0; j < r->n_fields; j++) {
+            if (strcmp(r->fields[j], opt->label_name) != 0)
+                continue;
+            /* taking the first of two would be a silent guess */
+            if (found < r->n_fields)
+                return calib_fail(r->err, CALIB_E_ARGUMENT, r->name, -1,
+                                  r->line_no, -1,
+                                  "the header names two columns '%.40s' "
+                                  "(columns %zu and %zu); choose the "
+                                  "label column by number",
+                                  opt->label_name, found + 1, j + 1);
+            found = j;
+        }
+        if (found < r->n_fields) {
+            *col = found;
+            return CALIB_OK;
+        }
         return calib_fail(r->err, CALIB_E_ARGUMENT, r->name, -1, 1, -1,
                           "no column named '%s' in the header",
                           opt->label_name);
@@ -373,9 +393,14 @@ static calib_status label_column(const csv_reader *r,
     return CALIB_OK;
 }
 
-/* The fields of the current line into one row of preds and a label. */
+/*
+ * The fields of the current line into one row of preds and a label.
+ * Values must be finite and the label below `classes`: checked here, where
+ * the line and column are known, rather than later on the matrix, where
+ * only the data row is.
+ */
 static calib_status parse_row(const csv_reader *r, size_t label_col,
-                              double *row, int64_t *label)
+                              size_t classes, double *row, int64_t *label)
 {
     size_t k = 0;
 
@@ -385,6 +410,15 @@ static calib_status parse_row(const csv_reader *r, size_t label_col,
             const char *why = parse_label(f, label);
             if (why != NULL)
                 return label_fail(r, j, f, why);
+            if ((uint64_t)*label >= (uint64_t)classes)
+                return calib_fail(r->err, CALIB_E_VALUE, r->name, -1,
+                                  r->line_no, (int64_t)j + 1,
+                                  "label %lld is out of range [0, %zu)%s",
+                                  (long long)*label, classes,
+                                  classes == 2 && r->n_fields == 2
+                                      ? " (one prediction column: a "
+                                        "binary task, labels 0 or 1)"
+                                      : "");
             continue;
         }
         if (*f == '\0')
@@ -394,6 +428,10 @@ static calib_status parse_row(const csv_reader *r, size_t label_col,
             return calib_fail(r->err, CALIB_E_FORMAT, r->name, -1,
                               r->line_no, (int64_t)j + 1,
                               "'%.40s' is not a number", f);
+        if (!isfinite(row[k]))
+            return calib_fail(r->err, CALIB_E_VALUE, r->name, -1,
+                              r->line_no, (int64_t)j + 1,
+                              "value '%.40s' is not finite", f);
         k++;
     }
     return CALIB_OK;
@@ -408,7 +446,8 @@ calib_status calib_read_csv(const char *path, const calib_csv_options *opt,
     calib_status st;
     double *data = NULL;
     int64_t *lab = NULL;
-    size_t ncols, npred, label_col = 0, rows = 0, cap = 0, lab_cap = 0;
+    size_t ncols, npred, classes, label_col = 0, rows = 0, cap = 0;
+    size_t lab_cap = 0;
     int64_t first_line_no;
     int header;
 
@@ -440,6 +479,7 @@ calib_status calib_read_csv(const char *path, const calib_csv_options *opt,
         goto done;
     }
     npred = ncols - 1;
+    classes = npred == 1 ? 2 : npred;  /* one column: binary, 0 or 1 */
 
     for (int use_first = !header;; use_first = 0) {
         if (!use_first) {
@@ -468,7 +508,8 @@ calib_status calib_read_csv(const char *path, const calib_csv_options *opt,
                             "out of memory");
             goto done;
         }
-        st = parse_row(&r, label_col, data + rows * npred, lab + rows);
+        st = parse_row(&r, label_col, classes, data + rows * npred,
+                       lab + rows);
         if (st != CALIB_OK)
             goto done;
         rows++;
@@ -493,18 +534,27 @@ done:
     return st;
 }
 
-/* Index of the header field called `name` (ASCII case ignored), or -1. */
-static long find_column(const csv_reader *r, const char *name)
+/* Index of the header field called `name` (ASCII case ignored), -1 when
+ * there is none; a second match goes to *again, else it is -1. */
+static long find_column(const csv_reader *r, const char *name, long *again)
 {
+    long found = -1;
+
+    *again = -1;
     for (size_t j = 0; j < r->n_fields; j++) {
         const char *a = r->fields[j], *b = name;
         while (*a != '\0' && *b != '\0' &&
                (*a == *b || (*a >= 'A' && *a <= 'Z' && *a - 'A' + 'a' == *b)))
             a++, b++;
-        if (*a == '\0' && *b == '\0')
-            return (long)j;
+        if (*a != '\0' || *b != '\0')
+            continue;
+        if (found >= 0) {
+            *again = (long)j;
+            break;
+        }
+        found = (long)j;
     }
-    return -1;
+    return found;
 }
 
 void calib_toplabel_free(calib_toplabel *t)
@@ -540,7 +590,16 @@ calib_status calib_read_toplabel(const char *path, calib_toplabel *out,
         goto done;
 
     for (int c = 0; c < 3; c++) {
-        col[c] = find_column(&r, names[c]);
+        long again;
+        col[c] = find_column(&r, names[c], &again);
+        if (again >= 0) {
+            st = calib_fail(err, CALIB_E_FORMAT, r.name, -1, r.line_no, -1,
+                            "the header names two columns '%s' (columns "
+                            "%ld and %ld)", names[c], col[c] + 1,
+                            again + 1);
+            calib_error_set_field(err, names[c]);
+            goto done;
+        }
         if (col[c] < 0) {
             st = calib_fail(err, CALIB_E_FORMAT, r.name, -1, r.line_no, -1,
                             "the header has no column '%s' (need "

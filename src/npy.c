@@ -15,7 +15,13 @@
  * Shapes (N, K), (N,) and (N, 1) are read; a 1-D array is N x 1.
  * Every size in the header is multiplied with an overflow check and
  * compared with the bytes the file really holds before anything is
- * allocated. Rows in messages are 0-based, as NumPy indexes them.
+ * allocated. A pipe's size is unknown: its magic and header are read and
+ * checked first (a wrong magic fails after 8 bytes), then at most the data
+ * the header claims is read, into a buffer that grows only as bytes
+ * arrive, so a false claim costs what the pipe delivered, not what it
+ * claimed; a pipe that ends early is truncated, bytes after the data are
+ * left unread. A NUL byte inside a header string is refused, not taken
+ * as its end. Rows in messages are 0-based, as NumPy indexes them.
  */
 #include "io_internal.h"
 
@@ -39,8 +45,13 @@
 typedef struct npy_source {
     FILE *file;                 /* read from here, or else from mem */
     const unsigned char *mem;
-    size_t size;                /* bytes in the whole source */
+    size_t size;                /* bytes in the whole source; SIZE_MAX for
+                                 * a pipe, whose size is unknown */
     size_t pos;
+    int pipe;                   /* file cannot seek: a pipe, a FIFO */
+    unsigned char peek[4];      /* a pipe's first bytes, read to sniff */
+    size_t peek_len;            /* bytes in peek not yet handed out */
+    size_t peek_pos;
 } npy_source;
 
 typedef struct npy_header {
@@ -95,10 +106,14 @@ static void swap_items(void *data, size_t n, size_t size)
 
 static size_t source_read(npy_source *s, void *dst, size_t n)
 {
-    size_t got;
+    size_t got = 0;
 
     if (s->file != NULL) {
-        got = fread(dst, 1, n, s->file);
+        unsigned char *d = dst;
+        while (got < n && s->peek_pos < s->peek_len)
+            d[got++] = s->peek[s->peek_pos++];
+        if (got < n)
+            got += fread(d + got, 1, n - got, s->file);
     } else {
         got = n <= s->size - s->pos ? n : s->size - s->pos;
         if (got > 0)
@@ -127,7 +142,8 @@ static void skip_space(header_parser *hp)
 }
 
 /* A quoted Python string without escapes into buf; -1 if malformed or
- * longer than cap - 1. */
+ * longer than cap - 1, -2 if it holds a NUL byte (which would cut it short
+ * in buf, so that '<f8\0junk' would pass for '<f8'). */
 static int parse_string(header_parser *hp, char *buf, size_t cap)
 {
     char quote;
@@ -137,6 +153,8 @@ static int parse_string(header_parser *hp, char *buf, size_t cap)
         return -1;
     quote = *hp->p++;
     while (hp->p < hp->end && *hp->p != quote) {
+        if (*hp->p == '\0')
+            return -2;
         if (*hp->p == '\\' || *hp->p == '\n' || len + 1 >= cap)
             return -1;
         buf[len++] = *hp->p++;
@@ -174,11 +192,16 @@ static calib_status parse_descr(header_parser *hp, npy_header *h)
 {
     const char *d;
     size_t size = 0;
+    int rc;
 
     if (hp->p < hp->end && *hp->p == '[')
         return field_fail(hp, CALIB_E_UNSUPPORTED, "descr",
                           "structured dtypes are not supported");
-    if (parse_string(hp, h->descr, sizeof h->descr) != 0)
+    rc = parse_string(hp, h->descr, sizeof h->descr);
+    if (rc == -2)
+        return field_fail(hp, CALIB_E_FORMAT, "descr",
+                          "the dtype string holds a NUL byte");
+    if (rc != 0)
         return field_fail(hp, CALIB_E_FORMAT, "descr",
                           "expected a quoted dtype string such as '<f4'");
 
@@ -257,7 +280,7 @@ static calib_status parse_dict(const char *text, size_t len,
                                calib_error *err)
 {
     header_parser hp = {text, text + len, name, err};
-    int seen_descr = 0, seen_fortran = 0, seen_shape = 0;
+    int seen_descr = 0, seen_fortran = 0, seen_shape = 0, rc;
     calib_status st;
 
     skip_space(&hp);
@@ -271,7 +294,11 @@ static calib_status parse_dict(const char *text, size_t len,
         skip_space(&hp);
         if (hp.p < hp.end && *hp.p == '}')
             break;
-        if (parse_string(&hp, key, sizeof key) != 0)
+        rc = parse_string(&hp, key, sizeof key);
+        if (rc == -2)
+            return field_fail(&hp, CALIB_E_FORMAT, "header",
+                              "a key holds a NUL byte");
+        if (rc != 0)
             return field_fail(&hp, CALIB_E_FORMAT, "header",
                               "expected a quoted key or '}'");
         skip_space(&hp);
@@ -326,7 +353,7 @@ static calib_status read_header(npy_source *src, const char *name,
                                 npy_header *h, calib_error *err)
 {
     unsigned char pre[NPY_PREFIX_LEN + 4];
-    size_t len_bytes, header_len, prefix;
+    size_t len_bytes, header_len, prefix, got;
     char *text;
     calib_status st;
 
@@ -380,10 +407,19 @@ static calib_status read_header(npy_source *src, const char *name,
     if (text == NULL)
         return calib_fail(err, CALIB_E_NOMEM, name, -1, -1, -1,
                           "out of memory reading the header");
-    if (source_read(src, text, header_len) != header_len) {
+    got = source_read(src, text, header_len);
+    if (got != header_len) {
         calib_free(text);
-        return calib_fail(err, CALIB_E_IO, name, -1, -1, -1,
-                          "cannot read the header");
+        if (src->file != NULL && ferror(src->file))
+            return calib_fail(err, CALIB_E_IO, name, -1, -1, -1,
+                              "cannot read the header: %s",
+                              strerror(errno));
+        /* only a pipe, whose size was not known, gets here */
+        calib_fail(err, CALIB_E_FORMAT, name, -1, -1, -1,
+                   "the input ends inside the header (%zu of its %zu "
+                   "bytes)", got, header_len);
+        calib_error_set_field(err, "header_len");
+        return CALIB_E_FORMAT;
     }
     text[header_len] = '\0';
     st = parse_dict(text, header_len, name, h, err);
@@ -432,8 +468,9 @@ static calib_status check_shape(const npy_source *src, const char *name,
         calib_error_set_field(err, "shape");
         return CALIB_E_TOO_LARGE;
     }
+    /* a pipe's length is unknown: read_data stops where its data ends */
     avail = src->size - h->data_offset;
-    if (avail < h->data_bytes) {
+    if (!src->pipe && avail < h->data_bytes) {
         calib_fail(err, CALIB_E_FORMAT, name, -1, -1, -1,
                    "holds %zu bytes of data, header needs %zu (shape "
                    "(%zu, %zu) of '%s'): truncated?", avail, h->data_bytes,
@@ -512,13 +549,87 @@ static void transpose(const unsigned char *in, unsigned char *out,
         TRANSPOSE_BLOCKS(8)
 }
 
+/* A pipe's data is read into a buffer that starts at this size and
+ * doubles only as bytes arrive, so that a header claiming far more than
+ * the pipe delivers costs no more memory than what was delivered. */
+#define PIPE_FIRST_BUFFER ((size_t)1 << 20)
+
+/*
+ * Reads the h->data_bytes of data into a new buffer of alloc_bytes
+ * (>= data_bytes) bytes. A file or memory source was checked to hold the
+ * data; a pipe is read as it comes and never past the data the header
+ * claims, and a pipe that ends early is reported as truncated.
+ */
+static calib_status read_data(npy_source *src, const char *name,
+                              const npy_header *h, size_t alloc_bytes,
+                              unsigned char **out, calib_error *err)
+{
+    unsigned char *buf;
+    size_t cap, len = 0, want = h->data_bytes;
+
+    cap = src->pipe && alloc_bytes > PIPE_FIRST_BUFFER ? PIPE_FIRST_BUFFER
+                                                       : alloc_bytes;
+    buf = calib_malloc(cap);
+    if (buf == NULL)
+        return calib_fail(err, CALIB_E_NOMEM, name, -1, -1, -1,
+                          "out of memory for %zu x %zu values", h->rows,
+                          h->cols);
+    for (;;) {
+        size_t part = (want < cap ? want : cap) - len;
+        size_t got = source_read(src, buf + len, part);
+        unsigned char *bigger;
+
+        len += got;
+        if (got != part) {
+            calib_status st;
+            if (!src->pipe || ferror(src->file)) {
+                st = short_read(src, name, len, want, err);
+            } else {
+                st = calib_fail(err, CALIB_E_FORMAT, name, -1, -1, -1,
+                                "the input ends after %zu bytes of data, "
+                                "header needs %zu (shape (%zu, %zu) of "
+                                "'%s'): truncated?", len, want, h->rows,
+                                h->cols, h->descr);
+                calib_error_set_field(err, "shape");
+            }
+            calib_free(buf);
+            return st;
+        }
+        if (len == want)
+            break;
+        /* only a pipe's buffer is short of the data: grow it */
+        bigger = calib_realloc(buf, cap, cap > alloc_bytes / 2
+                                             ? alloc_bytes : cap * 2);
+        if (bigger == NULL) {
+            calib_free(buf);
+            return calib_fail(err, CALIB_E_NOMEM, name, -1, -1, -1,
+                              "out of memory after reading %zu of the %zu "
+                              "bytes of data the header claims", len,
+                              want);
+        }
+        buf = bigger;
+        cap = cap > alloc_bytes / 2 ? alloc_bytes : cap * 2;
+    }
+    if (cap < alloc_bytes) {
+        unsigned char *bigger = calib_realloc(buf, cap, alloc_bytes);
+        if (bigger == NULL) {
+            calib_free(buf);
+            return calib_fail(err, CALIB_E_NOMEM, name, -1, -1, -1,
+                              "out of memory for %zu x %zu values",
+                              h->rows, h->cols);
+        }
+        buf = bigger;
+    }
+    *out = buf;
+    return CALIB_OK;
+}
+
 static calib_status read_matrix_source(npy_source *src, const char *name,
                                        calib_matrix *out, calib_error *err)
 {
     npy_header h;
     calib_status st;
     unsigned char *data = NULL, *raw = NULL;
-    size_t got;
 
     st = read_header(src, name, &h, err);
     if (st == CALIB_OK)
@@ -528,27 +639,22 @@ static calib_status read_matrix_source(npy_source *src, const char *name,
     if (st != CALIB_OK)
         return st;
 
-    data = calib_malloc(h.data_bytes);
-    if (data == NULL)
-        return calib_fail(err, CALIB_E_NOMEM, name, -1, -1, -1,
-                          "out of memory for %zu x %zu values", h.rows,
-                          h.cols);
     /* Fortran order is the same as C order for a single column */
     if (h.fortran && h.rows > 1 && h.cols > 1) {
-        raw = calib_malloc(h.data_bytes);
-        if (raw == NULL) {
-            calib_free(data);
+        st = read_data(src, name, &h, h.data_bytes, &raw, err);
+        if (st != CALIB_OK)
+            return st;
+        data = calib_malloc(h.data_bytes);
+        if (data == NULL) {
+            calib_free(raw);
             return calib_fail(err, CALIB_E_NOMEM, name, -1, -1, -1,
                               "out of memory transposing %zu x %zu "
                               "values", h.rows, h.cols);
         }
-    }
-    got = source_read(src, raw != NULL ? raw : data, h.data_bytes);
-    if (got != h.data_bytes) {
-        st = short_read(src, name, got, h.data_bytes, err);
-        calib_free(raw);
-        calib_free(data);
-        return st;
+    } else {
+        st = read_data(src, name, &h, h.data_bytes, &data, err);
+        if (st != CALIB_OK)
+            return st;
     }
     if (raw != NULL) {
         transpose(raw, data, h.rows, h.cols, h.itemsize);
@@ -599,8 +705,8 @@ static calib_status read_labels_source(npy_source *src, const char *name,
 {
     npy_header h;
     calib_status st;
-    unsigned char *buf;
-    size_t got, s, bytes;
+    unsigned char *buf = NULL;
+    size_t s, bytes;
     int overflow = 0;
 
     st = read_header(src, name, &h, err);
@@ -626,16 +732,9 @@ static calib_status read_labels_source(npy_source *src, const char *name,
         return calib_fail(err, CALIB_E_TOO_LARGE, name, -1, -1, -1,
                           "%zu labels are beyond the addressable size",
                           h.rows);
-    buf = calib_malloc(bytes);
-    if (buf == NULL)
-        return calib_fail(err, CALIB_E_NOMEM, name, -1, -1, -1,
-                          "out of memory for %zu labels", h.rows);
-    got = source_read(src, buf, h.data_bytes);
-    if (got != h.data_bytes) {
-        st = short_read(src, name, got, h.data_bytes, err);
-        calib_free(buf);
+    st = read_data(src, name, &h, bytes, &buf, err);
+    if (st != CALIB_OK)
         return st;
-    }
     if (s == 8) {
         for (size_t i = 0; i < h.rows; i++) {
             int too_big = 0;
@@ -665,51 +764,12 @@ static calib_status read_labels_source(npy_source *src, const char *name,
     return CALIB_OK;
 }
 
-/* A whole non-seekable input (a pipe) into memory. */
-static calib_status slurp(FILE *f, const char *name, unsigned char **data,
-                          size_t *size, calib_error *err)
-{
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = calib_malloc(cap);
-
-    if (buf == NULL)
-        return calib_fail(err, CALIB_E_NOMEM, name, -1, -1, -1,
-                          "out of memory");
-    for (;;) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len < cap) {
-            if (ferror(f)) {
-                calib_free(buf);
-                return calib_fail(err, CALIB_E_IO, name, -1, -1, -1,
-                                  "cannot read: %s", strerror(errno));
-            }
-            break;
-        }
-        if (cap > SIZE_MAX / 2) {
-            calib_free(buf);
-            return calib_fail(err, CALIB_E_TOO_LARGE, name, -1, -1, -1,
-                              "input is beyond the addressable size");
-        }
-        {
-            unsigned char *bigger = calib_realloc(buf, cap, cap * 2);
-            if (bigger == NULL) {
-                calib_free(buf);
-                return calib_fail(err, CALIB_E_NOMEM, name, -1, -1, -1,
-                                  "out of memory reading the input");
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    *data = buf;
-    *size = len;
-    return CALIB_OK;
-}
-
 /*
  * Opens path as a source. A regular file is read through `file` with its
- * size from fstat; anything else (a pipe) is read whole into *owned.
+ * size from fstat; anything else (a pipe) is read through `file` as well,
+ * its size unknown: its header is checked before any data is read, and
+ * its data is read as it comes (read_data). *owned is left NULL: no
+ * source owns memory now, the parameter keeps the callers' one exit path.
  */
 static calib_status open_source(const char *path, npy_source *src,
                                 unsigned char **owned, calib_error *err)
@@ -745,10 +805,10 @@ static calib_status open_source(const char *path, npy_source *src,
         src->size = (size_t)sb.st_size;
         return CALIB_OK;
     }
-    st = slurp(f, path, owned, &src->size, err);
-    fclose(f);
-    src->mem = *owned;
-    return st;
+    src->file = f;
+    src->pipe = 1;
+    src->size = SIZE_MAX;
+    return CALIB_OK;
 }
 
 static void close_source(npy_source *src, unsigned char *owned)
@@ -762,14 +822,20 @@ static void close_source(npy_source *src, unsigned char *owned)
 static int source_is_zip(npy_source *src)
 {
     unsigned char b[4];
+    size_t got = source_read(src, b, 4);
     int zip;
 
-    if (source_read(src, b, 4) != 4)
+    if (got != 4)
         zip = 0;
     else
         zip = b[0] == 'P' && b[1] == 'K' &&
               ((b[2] == 3 && b[3] == 4) || (b[2] == 5 && b[3] == 6));
-    if (src->file != NULL) {
+    if (src->pipe) {
+        /* a pipe cannot rewind: its bytes are handed out again from peek */
+        src->peek_len = got;
+        src->peek_pos = 0;
+        memcpy(src->peek, b, got);
+    } else if (src->file != NULL) {
         clearerr(src->file);
         if (fseeko(src->file, 0, SEEK_SET) != 0)
             zip = 0;  /* then the .npy reader reports what it finds */
@@ -834,7 +900,7 @@ calib_status calib_npy_matrix_from_memory(const unsigned char *buf,
                                           calib_matrix *out,
                                           calib_error *err)
 {
-    npy_source src = {NULL, buf, len, 0};
+    npy_source src = {NULL, buf, len, 0, 0, {0, 0, 0, 0}, 0, 0};
     return read_matrix_source(&src, name, out, err);
 }
 
@@ -843,7 +909,7 @@ calib_status calib_npy_labels_from_memory(const unsigned char *buf,
                                           int64_t **labels, size_t *n,
                                           calib_error *err)
 {
-    npy_source src = {NULL, buf, len, 0};
+    npy_source src = {NULL, buf, len, 0, 0, {0, 0, 0, 0}, 0, 0};
     return read_labels_source(&src, name, labels, n, err);
 }
 
@@ -857,7 +923,7 @@ static calib_status matrix_from_owned(unsigned char **buf, size_t len,
                                       const char *name, calib_matrix *out,
                                       calib_error *err)
 {
-    npy_source src = {NULL, *buf, len, 0};
+    npy_source src = {NULL, *buf, len, 0, 0, {0, 0, 0, 0}, 0, 0};
     npy_header h;
     calib_status st;
 
@@ -948,7 +1014,7 @@ calib_status calib_npy_stream_open(const char *path, calib_npy_stream **out,
     st = open_source(path, &src, &owned, err);
     if (st != CALIB_OK)
         return st;
-    if (src.file == NULL || source_is_zip(&src)) {
+    if (src.pipe || source_is_zip(&src)) {
         close_source(&src, owned);
         return calib_fail(err, CALIB_E_UNSUPPORTED, path, -1, -1, -1,
                           "only .npy files that are regular files stream "

@@ -9,6 +9,7 @@
  */
 #include "calib.h"
 #include "check.h"
+#include "counting_alloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -136,6 +137,248 @@ static void test_pipe(void)
     check_matrix(spec, 5, 3, CALIB_FLOAT64);
     close(fd[0]);
     waitpid(pid, NULL, 0);
+}
+
+/* Seconds a refusal from a pipe may take: each costs milliseconds, the
+ * bound only catches a reader that swallows the whole endless stream. */
+#define PIPE_MAX_SECONDS 20.0
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A child writing `head` (len bytes) and then `fill` zero bytes into a
+ * pipe, endlessly when fill is SIZE_MAX; *spec names the read end. The
+ * child stops when the reader hangs up (or is killed by end_writer). */
+static pid_t start_writer(const void *head, size_t len, size_t fill,
+                          int *rd, char *spec, size_t spec_size)
+{
+    int fd[2];
+    pid_t pid;
+
+    if (pipe(fd) != 0)
+        return -1;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        static const char zeros[1 << 16];
+        signal(SIGPIPE, SIG_IGN);
+        close(fd[0]);
+        if (len > 0 && write(fd[1], head, len) != (ssize_t)len)
+            _exit(0);
+        while (fill > 0) {
+            size_t n = fill < sizeof zeros ? fill : sizeof zeros;
+            ssize_t w = write(fd[1], zeros, n);
+            if (w <= 0)
+                _exit(0);
+            if (fill != SIZE_MAX)
+                fill -= (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    *rd = fd[0];
+    snprintf(spec, spec_size, "/dev/fd/%d", fd[0]);
+    return pid;
+}
+
+static void end_writer(pid_t pid, int rd)
+{
+    close(rd);
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+/* A version 1.0 .npy header holding dict[0, len), padded to 128 bytes
+ * (len < 117); out has room for them. */
+static size_t npy_header_n(unsigned char *out, const char *dict, size_t len)
+{
+    size_t hl = 128 - 10;
+
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    out[8] = (unsigned char)hl;
+    out[9] = 0;
+    memcpy(out + 10, dict, len);
+    memset(out + 10 + len, ' ', hl - 1 - len);
+    out[127] = '\n';
+    return 128;
+}
+
+static size_t npy_header(unsigned char *out, const char *dict)
+{
+    return npy_header_n(out, dict, strlen(dict));
+}
+
+/* Reads a matrix (or labels) from a pipe fed by a child; returns the
+ * status, err filled, with the allocator counting and capped at
+ * limit_bytes (0: no cap). */
+static calib_status pipe_read(const void *head, size_t len, size_t fill,
+                              int labels, size_t limit_bytes,
+                              calib_error *err, double *seconds)
+{
+    char spec[64];
+    int rd = -1;
+    calib_status st;
+    double t0 = now_seconds();
+    pid_t pid = start_writer(head, len, fill, &rd, spec, sizeof spec);
+
+    CHECK(pid > 0);
+    if (pid <= 0)
+        return CALIB_E_IO;
+    ca_reset(0);
+    ca.limit_bytes = limit_bytes;
+    ca_install();
+    if (labels) {
+        int64_t *lab = NULL;
+        size_t n = 0;
+        st = calib_read_labels(spec, &lab, &n, err);
+        if (st == CALIB_OK)
+            calib_free(lab);
+    } else {
+        calib_matrix m = {0, 0, CALIB_FLOAT64, NULL};
+        st = calib_read_matrix(spec, &m, err);
+        if (st == CALIB_OK)
+            calib_matrix_free(&m);
+    }
+    calib_set_allocator(NULL);
+    CHECK(ca.live == 0);
+    end_writer(pid, rd);
+    *seconds = now_seconds() - t0;
+    CHECK(*seconds < PIPE_MAX_SECONDS);
+    return st;
+}
+
+/*
+ * A pipe's header is checked before its data is read, and no more data
+ * is read (or allocated for) than arrives: an endless stream of zeros is
+ * refused at its magic, a header claiming 80 GiB followed by 8 MiB is
+ * truncated after 8 MiB, one followed by endless zeros stops at the
+ * allocation cap, and bytes after the data are left unread.
+ */
+static void test_pipe_hostile(void)
+{
+    unsigned char head[160];
+    size_t len;
+    calib_error err;
+    calib_status st;
+    double sec;
+    const size_t mib = (size_t)1 << 20;
+
+    st = pipe_read(NULL, 0, SIZE_MAX, 0, 0, &err, &sec);
+    check_fails(st, &err, CALIB_E_FORMAT, "/dev/fd/", "bad magic");
+    CHECK(strcmp(err.field, "magic") == 0);
+    CHECK(ca.peak_bytes < 64 * 1024);
+    printf("  pipe of endless zeros: %.3f s, peak %zu bytes\n", sec,
+           ca.peak_bytes);
+
+    len = npy_header(head, "{'descr': '<f8', 'fortran_order': False, "
+                           "'shape': (1073741824, 10), }");
+    st = pipe_read(head, len, 8 * mib, 0, 0, &err, &sec);
+    check_fails(st, &err, CALIB_E_FORMAT, "/dev/fd/",
+                "the input ends after 8388608 bytes of data, header needs "
+                "85899345920");
+    CHECK(strstr(err.message, "truncated") != NULL);
+    CHECK(strcmp(err.field, "shape") == 0);
+    CHECK(ca.peak_bytes <= 16 * mib);
+    printf("  80 GiB claimed, 8 MiB sent: %.3f s, peak %zu bytes\n", sec,
+           ca.peak_bytes);
+
+    st = pipe_read(head, len, SIZE_MAX, 0, 64 * mib, &err, &sec);
+    check_fails(st, &err, CALIB_E_NOMEM, "/dev/fd/",
+                "of the 85899345920 bytes of data the header claims");
+    CHECK(ca.peak_bytes <= 64 * mib);
+    printf("  80 GiB claimed, endless zeros, 64 MiB cap: %.3f s\n", sec);
+
+    /* the same for labels */
+    len = npy_header(head, "{'descr': '|u1', 'fortran_order': False, "
+                           "'shape': (1073741824,), }");
+    st = pipe_read(head, len, 3 * mib, 1, 0, &err, &sec);
+    check_fails(st, &err, CALIB_E_FORMAT, "/dev/fd/",
+                "the input ends after 3145728 bytes of data, header needs "
+                "1073741824");
+    CHECK(ca.peak_bytes <= 8 * mib);
+
+    /* a sound array followed by endless bytes: read, the rest ignored */
+    len = npy_header(head, "{'descr': '<f4', 'fortran_order': True, "
+                           "'shape': (3, 2), }");
+    st = pipe_read(head, len, SIZE_MAX, 0, 0, &err, &sec);
+    CHECK_STATUS(st, CALIB_OK);
+    len = npy_header(head, "{'descr': '<i2', 'fortran_order': False, "
+                           "'shape': (300000,), }");
+    st = pipe_read(head, len, SIZE_MAX, 1, 0, &err, &sec);
+    CHECK_STATUS(st, CALIB_OK);
+    CHECK(ca.peak_bytes <= 300000 * 8 + 4 * mib);
+
+    /* the pipe ends inside the header */
+    st = pipe_read(head, 40, 0, 0, 0, &err, &sec);
+    check_fails(st, &err, CALIB_E_FORMAT, "/dev/fd/",
+                "ends inside the header (30 of its 118 bytes)");
+    /* or inside the magic */
+    st = pipe_read(head, 3, 0, 0, 0, &err, &sec);
+    check_fails(st, &err, CALIB_E_FORMAT, "/dev/fd/", "bad magic");
+    /* a ZIP archive from a pipe: refused, it needs seeking */
+    st = pipe_read("PK\x03\x04", 4, 100, 0, 0, &err, &sec);
+    CHECK(st == CALIB_E_IO || st == CALIB_E_UNSUPPORTED);
+    CHECK(strstr(err.message, "pipe") != NULL);
+    /* a pipe does not stream: refused before any byte is read */
+    {
+        char spec[64];
+        int rd = -1;
+        calib_npy_stream *s = NULL;
+        pid_t pid = start_writer(head, 64, 0, &rd, spec, sizeof spec);
+        unsigned char first[8];
+        CHECK_STATUS(calib_npy_stream_open(spec, &s, NULL, NULL, NULL,
+                                           &err),
+                     CALIB_E_UNSUPPORTED);
+        CHECK(read(rd, first, 8) == 8 && memcmp(first, head, 8) == 0);
+        end_writer(pid, rd);
+    }
+}
+
+/* A NUL byte inside the dtype string is not its end. */
+static void test_npy_nul(void)
+{
+    static const char *dicts[3] = {
+        "{'descr': '<f8\0', 'fortran_order': False, 'shape': (2,), }",
+        "{'descr': '<f8\0junk', 'fortran_order': False, 'shape': (2,), }",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }"};
+    char dir[] = "/tmp/calib_nul_XXXXXX", path[128];
+
+    if (mkdtemp(dir) == NULL) {
+        CHECK(0);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/nul.npy", dir);
+    for (int i = 0; i < 3; i++) {
+        /* strlen stops at the NUL: the length is that of the literal */
+        size_t lens[3] = {58, 62, 57};
+        unsigned char img[128 + 16];
+        calib_error err;
+        FILE *f;
+        npy_header_n(img, dicts[i], lens[i]);
+        memset(img + 128, 0, 16);
+        f = fopen(path, "wb");
+        CHECK(f != NULL);
+        if (f == NULL)
+            break;
+        CHECK(fwrite(img, 1, sizeof img, f) == sizeof img);
+        fclose(f);
+        if (i < 2) {
+            check_fails(read_matrix_err(path, &err), &err, CALIB_E_FORMAT,
+                        "nul.npy", "header field 'descr'");
+            CHECK(strcmp(err.field, "descr") == 0);
+            CHECK(strstr(err.message, "NUL") != NULL);
+        } else {
+            CHECK_STATUS(read_matrix_err(path, &err), CALIB_OK);
+        }
+    }
+    unlink(path);
+    rmdir(dir);
 }
 
 /* Every "labels FILE v0 v1 ..." line of expected.txt. */
@@ -601,6 +844,129 @@ static void check_position(const calib_error *err, int64_t line,
                (long long)line, (long long)column);
 }
 
+/* Writes text to dir/name; returns path (static) or NULL. */
+static const char *write_text(const char *dir, const char *name,
+                              const char *text)
+{
+    static char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return NULL;
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/*
+ * Values the reader checks itself, naming the line (header and blank
+ * lines counted) and the column: non-finite values, labels outside
+ * [0, K) (K = 2 for one prediction column), negative top-label labels,
+ * and a label column name or top-label column the header holds twice.
+ */
+static void test_csv_values(void)
+{
+    char dir[] = "/tmp/calib_csvv_XXXXXX";
+    calib_csv_options opt;
+    calib_toplabel t;
+    calib_error err;
+    const char *p;
+
+    if (mkdtemp(dir) == NULL) {
+        CHECK(0);
+        return;
+    }
+    calib_csv_options_default(&opt);
+    opt.label_column = 3;
+    p = write_text(dir, "nan.csv", "a,b,label\n\n\n0.2,0.8,0\n0.1,nan,1\n");
+    check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_VALUE, "nan.csv",
+                "line 5, column 2: value 'nan' is not finite");
+    check_position(&err, 5, 2);
+    p = write_text(dir, "inf.csv", "0.2,0.8,0\r\n-inf,0.1,1\r\n");
+    check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_VALUE, "inf.csv",
+                "line 2, column 1: value '-inf' is not finite");
+    p = write_text(dir, "big.csv", "0.2,1e999,0\n");
+    check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_VALUE, "big.csv",
+                "line 1, column 2: value '1e999' is not finite");
+    /* a finite extreme is a value */
+    p = write_text(dir, "max.csv", "1.7976931348623157e308,-1e-320,1\n");
+    CHECK_STATUS(read_csv_err(p, &opt, &err), CALIB_OK);
+
+    /* labels in [0, K): K = 2 prediction columns here */
+    p = write_text(dir, "range.csv", "a,b,label\n0.2,0.8,1\n\n0.1,0.9,2\n");
+    check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_VALUE,
+                "range.csv", "line 4, column 3: label 2 is out of range "
+                             "[0, 2)");
+    check_position(&err, 4, 3);
+    opt.label_column = 1;
+    p = write_text(dir, "range3.csv", "y,a,b,c\n2,0.2,0.3,0.5\n"
+                                      "3.0,0.2,0.3,0.5\n");
+    check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_VALUE,
+                "range3.csv", "line 3, column 1: label 3 is out of range "
+                              "[0, 3)");
+    p = write_text(dir, "huge.csv", "9223372036854775807,0.5,0.5\n");
+    check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_VALUE,
+                "huge.csv", "label 9223372036854775807 is out of range");
+    /* one prediction column: a binary task, labels 0 and 1 */
+    p = write_text(dir, "bin.csv", "y,p\n0,0.2\n1,0.7\n");
+    CHECK_STATUS(read_csv_err(p, &opt, &err), CALIB_OK);
+    p = write_text(dir, "bin2.csv", "y,p\n0,0.2\n1,0.7\n2,0.5\n");
+    check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_VALUE,
+                "bin2.csv", "line 4, column 1: label 2 is out of range "
+                            "[0, 2) (one prediction column");
+
+    /* a label column named twice is refused, naming both columns */
+    p = write_text(dir, "twice.csv", "p,y,p\n0.5,1,0.5\n");
+    opt.label_name = "p";
+    check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_ARGUMENT,
+                "twice.csv", "'p' (columns 1 and 3)");
+    opt.label_name = "y";
+    CHECK_STATUS(read_csv_err(p, &opt, &err), CALIB_OK);
+    opt.label_name = NULL;
+
+    /* top-label: negative labels by line and column, the range is not
+     * known here; columns named twice are refused */
+    p = write_text(dir, "tl_pred.csv", "true_label,pred_label,confidence\n"
+                                       "1,1,0.5\n\n2,-2,0.5\n");
+    check_fails(calib_read_toplabel(p, &t, &err), &err, CALIB_E_VALUE,
+                "tl_pred.csv", "line 4, column 2: label '-2' is negative");
+    check_position(&err, 4, 2);
+    p = write_text(dir, "tl_true.csv", "confidence,true_label,pred_label\n"
+                                       "0.5,-1.0,1\n");
+    check_fails(calib_read_toplabel(p, &t, &err), &err, CALIB_E_VALUE,
+                "tl_true.csv", "line 2, column 2: label '-1.0' is negative");
+    p = write_text(dir, "tl_big.csv", "true_label,pred_label,confidence\n"
+                                      "7,1000000,0.5\n");
+    CHECK_STATUS(calib_read_toplabel(p, &t, &err), CALIB_OK);
+    calib_toplabel_free(&t);
+    p = write_text(dir, "tl_nan.csv", "true_label,pred_label,confidence\n"
+                                      "1,1,nan\n");
+    check_fails(calib_read_toplabel(p, &t, &err), &err, CALIB_E_VALUE,
+                "tl_nan.csv", "line 2, column 3: confidence nan");
+    p = write_text(dir, "tl_twice.csv", "true_label,pred_label,confidence,"
+                                        "Pred_Label\n1,1,0.5,2\n");
+    check_fails(calib_read_toplabel(p, &t, &err), &err, CALIB_E_FORMAT,
+                "tl_twice.csv", "'pred_label' (columns 2 and 4)");
+    CHECK(strcmp(err.field, "pred_label") == 0);
+
+    {
+        static const char *names[] = {
+            "nan.csv", "inf.csv", "big.csv", "max.csv", "range.csv",
+            "range3.csv", "huge.csv", "bin.csv", "bin2.csv", "twice.csv",
+            "tl_pred.csv", "tl_true.csv", "tl_big.csv", "tl_nan.csv",
+            "tl_twice.csv"};
+        char path[256];
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            unlink(path);
+        }
+    }
+    CHECK(rmdir(dir) == 0);
+}
+
 static void test_csv(void)
 {
     calib_csv_options opt;
@@ -744,12 +1110,15 @@ int main(void)
 {
     test_matrices();
     test_pipe();
+    test_pipe_hostile();
+    test_npy_nul();
     test_labels();
     test_bad_npy();
     test_bad_npz();
     test_stream();
     test_writers();
     test_csv();
+    test_csv_values();
     test_interrupt(SIGINT);
     test_interrupt(SIGTERM);
     return check_done("test_readers");

@@ -182,6 +182,8 @@ void calib_csv_options_default(calib_csv_options *opt);
 /*
  * Reads a CSV/TSV of labels and predictions ("-" reads standard input):
  * one column of integer labels, the others the predictions, as float64.
+ * Values must be finite and labels in [0, K), K the number of prediction
+ * columns (2 when there is one: labels 0/1); CALIB_E_VALUE otherwise.
  * Errors name the 1-based line and column.
  */
 calib_status calib_read_csv(const char *path, const calib_csv_options *opt,

@@ -263,8 +263,15 @@ static void fill_log_probs(const calib_matrix *preds, calib_input input,
                            size_t k, double *x)
 {
     fill_logits(preds, input, k, x);
-    if (input == CALIB_LOGITS)
+    if (input == CALIB_LOGITS) {
+        size_t count = preds->rows * k;
         calib_log_softmax(x, preds->rows, k, x);
+        /* logits of opposite signs near DBL_MAX: z - max overflows to
+         * -inf; the largest finite value keeps the limit (p = 0) */
+        for (size_t j = 0; j < count; j++)
+            if (x[j] < -DBL_MAX)
+                x[j] = -DBL_MAX;
+    }
 }
 
 /*
@@ -711,7 +718,10 @@ calib_status calib_fit(calib_method method, const calib_matrix *preds,
     /* diagnostics that mean the same for every method */
     model->info.n = n;
     model->info.nll_before = input_nll(preds, input, k, labels, work);
-    if (method != CALIB_TEMPERATURE) {
+    /* vector, matrix and Dirichlet scaling keep the NLL their fit
+     * computed in log space: -log of a probability that underflows to 0
+     * would read +inf for a fit that is finite and good */
+    if (method != CALIB_TEMPERATURE && !is_scaling_method(method)) {
         st = apply_checked(model, preds, input, probs, err);
         if (st != CALIB_OK)
             goto fail;

@@ -44,10 +44,12 @@
  */
 #include "scaling.h"
 #include "scaling_objective.h"
+#include "calibrators.h"
 #include "internal.h"
 
 #include <lbfgs.h>
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -103,6 +105,10 @@ typedef struct problem {
     double l2;
     double lambda;
     double mu;
+    double unit;         /* s: the fit sees x / s and W' = s W (below) */
+    double inv_unit;     /* 1 / s, exact: s is a power of 2 */
+    int nonfinite;       /* an evaluation gave a non-finite objective */
+    double *own_x;       /* fit only: x / s when s != 1, n x k */
     size_t chunk_rows;
     size_t n_chunks;
     size_t stride;       /* per chunk: n_params gradient sums, loss, error */
@@ -175,14 +181,15 @@ static const char *method_word(calib_method method)
            method == CALIB_MATRIX ? "matrix" : "dirichlet";
 }
 
-/* Writes W = I, b = 0 in the method's layout. */
-static void identity_params(calib_method method, size_t k, double *params)
+/* Writes W = diag * I, b = 0 in the method's layout. */
+static void diagonal_params(calib_method method, size_t k, double diag,
+                            double *params)
 {
     size_t n_weights = method == CALIB_VECTOR ? k : k * k;
 
     memset(params, 0, (n_weights + k) * sizeof *params);
     for (size_t r = 0; r < k; r++)
-        params[method == CALIB_VECTOR ? r : r * k + r] = 1.0;
+        params[method == CALIB_VECTOR ? r : r * k + r] = diag;
 }
 
 /* The loss and gradient sums of one chunk of rows into its own slot of
@@ -288,13 +295,14 @@ static void eval_chunks(const problem *p, const double *params,
     }
 }
 
-/* R(W, b); adds dR to grad when grad is not NULL. */
+/* R(W, b) for params holding W' = s W and b; adds dR/d(W', b) to grad
+ * when grad is not NULL. */
 static double regulariser(const problem *p, const double *params,
                           double *grad)
 {
     size_t k = p->k;
     const double *b = params + p->n_weights;
-    double r_w = 0.0, r_b = 0.0, a_w, a_b;
+    double r_w = 0.0, r_b = 0.0, a_w, a_b, inv = p->inv_unit;
 
     for (size_t j = 0; j < k; j++)
         r_b += b[j] * b[j];
@@ -304,22 +312,21 @@ static double regulariser(const problem *p, const double *params,
         a_b = p->mu / (double)k;
         for (size_t r = 0; r < k; r++)
             for (size_t c = 0; c < k; c++)
-                if (r != c)
-                    r_w += params[r * k + c] * params[r * k + c];
-        if (grad != NULL)
-            for (size_t r = 0; r < k; r++)
-                for (size_t c = 0; c < k; c++)
-                    if (r != c)
-                        grad[r * k + c] += 2.0 * a_w * params[r * k + c];
+                if (r != c) {
+                    double w = params[r * k + c] * inv;
+                    r_w += w * w;
+                    if (grad != NULL)
+                        grad[r * k + c] += 2.0 * a_w * w * inv;
+                }
     } else {
         a_w = p->l2;
         a_b = p->l2;
         for (size_t j = 0; j < p->n_weights; j++) {
             int diagonal = p->method == CALIB_VECTOR || j % (k + 1) == 0;
-            double d = params[j] - (diagonal ? 1.0 : 0.0);
+            double d = params[j] * inv - (diagonal ? 1.0 : 0.0);
             r_w += d * d;
             if (grad != NULL)
-                grad[j] += 2.0 * a_w * d;
+                grad[j] += 2.0 * a_w * d * inv;
         }
     }
     if (grad != NULL)
@@ -392,7 +399,7 @@ static void gauge_project(const problem *p, const double *theta,
         double shift = 0.0;
         for (size_t r = 0; r < k; r++) {
             if (p->method == CALIB_MATRIX)
-                shift += theta[r * k + c] - (r == c ? 1.0 : 0.0);
+                shift += theta[r * k + c] - (r == c ? p->unit : 0.0);
             else if (r != c)
                 shift += theta[r * k + c];
         }
@@ -438,7 +445,7 @@ static void gauge_transpose(const problem *p, double *grad)
  * the diagonal scaling evens out the curvature of weights and intercepts.
  * Both change only the path, not the optimum.
  */
-static double fit_objective(const problem *p, const double *u, double *g_u)
+static double fit_objective(problem *p, const double *u, double *g_u)
 {
     size_t np = p->n_params;
     double nll, reg;
@@ -452,6 +459,8 @@ static double fit_objective(const problem *p, const double *u, double *g_u)
     gauge_transpose(p, p->grad_reg);
     for (size_t j = 0; j < np; j++)
         g_u[j] = p->scale[j] * (g_u[j] + p->grad_reg[j]);
+    if (!isfinite(nll + reg))
+        p->nonfinite = 1;
     return nll + reg;
 }
 
@@ -489,10 +498,12 @@ static void diagonal_scale(const problem *p, const double *params,
 
     /* the regulariser's curvature */
     for (size_t j = 0; j < p->n_weights; j++) {
+        double inv2 = p->inv_unit * p->inv_unit;
         if (p->method != CALIB_DIRICHLET)
-            scale[j] += 2.0 * p->l2;
+            scale[j] += 2.0 * p->l2 * inv2;
         else if (j / k != j % k)
-            scale[j] += 2.0 * p->lambda / ((double)k * (double)(k - 1));
+            scale[j] += 2.0 * p->lambda / ((double)k * (double)(k - 1)) *
+                        inv2;
     }
     for (size_t j = 0; j < k; j++)
         scale[p->n_weights + j] += p->method == CALIB_DIRICHLET ?
@@ -509,6 +520,8 @@ static void diagonal_scale(const problem *p, const double *params,
 
 static void problem_free(problem *p)
 {
+    calib_free(p->own_x);
+    p->own_x = NULL;
     calib_free(p->partial);
     calib_free(p->scratch);
     calib_free(p->scale);
@@ -580,6 +593,8 @@ static calib_status problem_init(problem *p, calib_method method,
         return calib_failf(err, CALIB_E_TOO_LARGE,
                            "%s: %zu classes give too many parameters",
                            method_word(method), k);
+    p->unit = 1.0;
+    p->inv_unit = 1.0;
     p->l2 = opt->l2;
     p->lambda = opt->dirichlet_lambda;
     p->mu = opt->dirichlet_mu;
@@ -692,6 +707,76 @@ static const char *lbfgs_status_word(int code)
     }
 }
 
+/* liblbfgs' other return codes in words (its header documents them; the
+ * library has no strerror of its own). */
+static const char *lbfgs_code_text(int code)
+{
+    switch (code) {
+    case LBFGSERR_LOGICERROR:
+        return "internal logic error";
+    case LBFGSERR_CANCELED:
+        return "cancelled";
+    case LBFGSERR_INVALID_N:
+    case LBFGSERR_INVALID_N_SSE:
+        return "invalid number of parameters";
+    case LBFGSERR_INVALID_X_SSE:
+        return "misaligned parameter array";
+    case LBFGSERR_INVALID_EPSILON:
+    case LBFGSERR_INVALID_TESTPERIOD:
+    case LBFGSERR_INVALID_DELTA:
+    case LBFGSERR_INVALID_LINESEARCH:
+    case LBFGSERR_INVALID_MINSTEP:
+    case LBFGSERR_INVALID_MAXSTEP:
+    case LBFGSERR_INVALID_FTOL:
+    case LBFGSERR_INVALID_WOLFE:
+    case LBFGSERR_INVALID_GTOL:
+    case LBFGSERR_INVALID_XTOL:
+    case LBFGSERR_INVALID_MAXLINESEARCH:
+    case LBFGSERR_INVALID_ORTHANTWISE:
+    case LBFGSERR_INVALID_ORTHANTWISE_START:
+    case LBFGSERR_INVALID_ORTHANTWISE_END:
+        return "invalid optimiser setting";
+    case LBFGSERR_INVALIDPARAMETERS:
+        return "the line search produced a negative step";
+    default:
+        return "unknown error";
+    }
+}
+
+/* The unit s of the fit: the power of 2 with s <= max |x| < 2 s, or 1
+ * when max |x| < 2. The optimiser works on x / s, whose entries are below
+ * 2 in magnitude, with W' = s W: products, gradient sums and the Hessian
+ * diagonal stay finite and well scaled however large the inputs, and
+ * dividing by a power of 2 is exact. Small inputs are left alone: there
+ * the regulariser, in units of W, dominates anyway, and s < 1 would make
+ * its curvature 2 l2 / s^2 overflow. */
+static calib_status standardise(problem *p, calib_error *err)
+{
+    size_t count = p->n * p->k;
+    double top = 0.0;
+    double *own;
+
+    for (size_t j = 0; j < count; j++)
+        if (fabs(p->x[j]) > top)
+            top = fabs(p->x[j]);
+    if (!(top >= 2.0))
+        return CALIB_OK;
+    p->unit = ldexp(1.0, ilogb(top));
+    p->inv_unit = 1.0 / p->unit;
+    if (p->unit == 1.0)
+        return CALIB_OK;
+    own = calib_malloc(count * sizeof *own);
+    if (own == NULL)
+        return calib_failf(err, CALIB_E_NOMEM,
+                           "%s: out of memory for %zu x %zu scaled inputs",
+                           method_word(p->method), p->n, p->k);
+    for (size_t j = 0; j < count; j++)
+        own[j] = p->x[j] * p->inv_unit;
+    p->own_x = own;
+    p->x = own;
+    return CALIB_OK;
+}
+
 size_t calib_scaling_param_count(calib_method method, size_t k)
 {
     int overflow = 0;
@@ -758,7 +843,10 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
     lbfgs_parameter_t setting;
     lbfgsfloatval_t *u = NULL, fx = 0.0;
     double *grad = NULL, *grad0 = NULL, *best = NULL;
-    double f0, nll0, f1, nll1, gmax = 0.0;
+    double f0, nll0, f_start, nll_start, f1, nll1, gmax = 0.0;
+    double temperature = 0.0;
+    calib_fit_info t_info;
+    calib_error t_err;
     const char *word;
     size_t np, iterations = 0;
     int code = 0, overflow = 0, max_iterations;
@@ -770,6 +858,9 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
     if (status != CALIB_OK)
         return status;
     np = p.n_params;
+    status = standardise(&p, err);
+    if (status != CALIB_OK)
+        goto done;
 
     /* buffers: scale, theta, projected, grad_reg; grad, grad0, best */
     u = lbfgs_malloc((int)np);
@@ -788,9 +879,50 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
     grad0 = grad + np;
     best = grad0 + np;
 
-    /* the identity map: the start, and the fallback */
-    identity_params(method, k, best);
+    /* First start: the identity map (W' = s I), where R = 0; its NLL is
+     * the NLL before. */
+    diagonal_params(method, k, p.unit, best);
     f0 = evaluate(&p, best, grad0, &nll0);
+    f_start = f0;
+    nll_start = nll0;
+
+    /* Second start: temperature scaling's exact optimum on x / s, W' =
+     * I / T' (W = I / (T' s)); on log-probabilities the same T, as
+     * log-softmax only shifts each row. It carries the scale of the data,
+     * which the identity does not when the inputs are large: there
+     * softmax(x) is one-hot, the Hessian diagonal below vanishes and the
+     * optimiser used to stop far from the optimum. The better start on
+     * the objective L is kept, so every fit ends no worse than either. */
+    calib_error_clear(&t_err);
+    status = calib_temperature_fit(p.x, n, k, labels, opt, &temperature,
+                                   &t_info, &t_err);
+    if (status == CALIB_E_NOMEM) {
+        status = calib_failf(err, CALIB_E_NOMEM,
+                             "%s: out of memory (temperature start)",
+                             method_word(method));
+        goto done;
+    }
+    if (status == CALIB_OK && temperature > 0.0 && isfinite(temperature)) {
+        double f_t, nll_t;
+
+        diagonal_params(method, k, 1.0 / temperature, p.theta);
+        f_t = evaluate(&p, p.theta, grad, &nll_t);
+        if (isfinite(f_t) && !(f_start <= f_t)) {
+            memcpy(best, p.theta, np * sizeof *best);
+            memcpy(grad0, grad, np * sizeof *grad0);
+            f_start = f_t;
+            nll_start = nll_t;
+        }
+    }
+    status = CALIB_OK;
+    if (!isfinite(f_start)) {
+        status = calib_failf(err, CALIB_E_NOT_APPLICABLE,
+                             "cannot be fitted: the objective is not finite "
+                             "at the identity map nor at temperature "
+                             "scaling's optimum");
+        goto done;
+    }
+
     diagonal_scale(&p, best, p.scale, p.scratch);
     for (size_t j = 0; j < np; j++)
         u[j] = best[j] / p.scale[j];
@@ -838,31 +970,57 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
         goto done;
     }
     if (word == NULL) {
-        status = calib_failf(err, CALIB_E_ARGUMENT,
-                             "%s: liblbfgs stopped with code %d",
-                             method_word(method), code);
+        /* not a line search that ran out of decrease, not the limit: the
+         * optimiser broke down, in practice on non-finite values (exit 7
+         * in the CLI, with the reason, not a usage error) */
+        status = calib_failf(err, CALIB_E_NOT_APPLICABLE,
+                             "cannot be fitted: %sthe optimiser (liblbfgs) "
+                             "stopped: %s (code %d)",
+                             p.nonfinite ? "the objective became "
+                                           "non-finite and " : "",
+                             lbfgs_code_text(code), code);
         goto done;
     }
 
-    /* back to W and b, judged on the objective itself */
+    /* back to W and b, judged on the objective itself: never worse than
+     * the start, never non-finite */
     for (size_t j = 0; j < np; j++)
         p.theta[j] = p.scale[j] * u[j];
     gauge_project(&p, p.theta, p.projected);
     f1 = evaluate(&p, p.projected, grad, &nll1);
-    if (f1 <= f0) {
+    if (p.unit > 1.0) {
+        /* P theta moves W' by about s / k along the shifts: with very
+         * large inputs W' x then cancels catastrophically, while theta
+         * itself, whose extra penalty is about (1 / s)^2, is exact */
+        double nll_u, f_u = evaluate(&p, p.theta, p.grad_reg, &nll_u);
+        if (isfinite(f_u) && isfinite(nll_u) && !(f1 <= f_u)) {
+            memcpy(p.projected, p.theta, np * sizeof *p.projected);
+            memcpy(grad, p.grad_reg, np * sizeof *grad);
+            f1 = f_u;
+            nll1 = nll_u;
+        }
+    }
+    if (isfinite(f1) && isfinite(nll1) && f1 <= f_start) {
         memcpy(best, p.projected, np * sizeof *best);
     } else {
         memcpy(grad, grad0, np * sizeof *grad);
-        f1 = f0;
-        nll1 = nll0;
-    }
-    for (size_t j = 0; j < np; j++) {
-        if (fabs(grad[j]) > gmax)
-            gmax = fabs(grad[j]);
+        f1 = f_start;
+        nll1 = nll_start;
+        word = "no-improvement";
     }
 
+    /* the gradient in W = W' / s: dL/dW = s dL/dW' (finite in the JSON) */
+    for (size_t j = 0; j < np; j++) {
+        double g = fabs(grad[j]) * (j < p.n_weights ? p.unit : 1.0);
+        if (g > gmax)
+            gmax = g;
+    }
+    if (!(gmax <= DBL_MAX))
+        gmax = DBL_MAX;
+
     /* outputs */
-    memcpy(params, best, np * sizeof *params);
+    for (size_t j = 0; j < np; j++)
+        params[j] = j < p.n_weights ? best[j] * p.inv_unit : best[j];
     memset(info, 0, sizeof *info);
     info->n = n;
     info->nll_before = nll0;
@@ -878,12 +1036,63 @@ done:
     return status;
 }
 
+/*
+ * z = W x + b for one row whose plain evaluation overflowed (a term or
+ * the sum beyond DBL_MAX, or inf - inf = NaN, as with weights of 1e308
+ * read from a model file). Each z_r is summed on W and x divided by
+ * powers of 2 chosen so that no product, and no sum of up to 2^20 of
+ * them, overflows, then multiplied back and clamped to +-DBL_MAX: never
+ * NaN, and the softmax of the row is its limit (one-hot on the largest
+ * z_r when they are that far apart). Terms smaller than 2^-1074 of the
+ * scaled sum are lost, which only happens beside terms beyond 2^500.
+ */
+static void linear_map_wide(calib_method method, const double *params,
+                            const double *x, size_t k, double *z)
+{
+    size_t n_weights = method == CALIB_VECTOR ? k : k * k;
+    const double *b = params + n_weights;
+    int ex = 0;
+    double top = 0.0;
+
+    for (size_t c = 0; c < k; c++)
+        top = fmax(top, fabs(x[c]));
+    if (top > 0.0 && ilogb(top) > 500)
+        ex = ilogb(top) - 500;
+    for (size_t r = 0; r < k; r++) {
+        const double *w = method == CALIB_VECTOR ? params + r
+                                                 : params + r * k;
+        const double *xr = method == CALIB_VECTOR ? x + r : x;
+        size_t len = method == CALIB_VECTOR ? 1 : k;
+        double wtop = 0.0, sum;
+        int ew = 0;
+
+        for (size_t c = 0; c < len; c++)
+            wtop = fmax(wtop, fabs(w[c]));
+        if (wtop > 0.0 && ilogb(wtop) > 500)
+            ew = ilogb(wtop) - 500;
+        /* b_r / 2^(ew + ex) below 2^1000 as well */
+        if (b[r] != 0.0 && ilogb(b[r]) - 1000 > ew + ex)
+            ew = ilogb(b[r]) - 1000 - ex;
+        sum = ldexp(b[r], -(ew + ex));
+        for (size_t c = 0; c < len; c++)
+            sum += ldexp(w[c], -ew) * ldexp(xr[c], -ex);
+        sum = ldexp(sum, ew + ex);
+        z[r] = fmax(fmin(sum, DBL_MAX), -DBL_MAX);
+    }
+}
+
 void calib_scaling_apply(calib_method method, const double *params,
                          const double *x, size_t n, size_t k, double *probs)
 {
     for (size_t i = 0; i < n; i++) {
         double *z = probs + i * k;
+        int finite = 1;
+
         linear_map(method, params, x + i * k, k, z);
+        for (size_t r = 0; r < k; r++)
+            finite &= isfinite(z[r]) != 0;
+        if (!finite)
+            linear_map_wide(method, params, x + i * k, k, z);
         calib_softmax(z, 1, k, z);
     }
 }

@@ -27,12 +27,12 @@
  * Speed (logits, the common case): three passes over a row, each a loop
  * over blocks of LANES that gcc vectorises: (1) load, max and min; (2) t
  * = z - max, exp(t) by vexp_nonpos inlined from vexp_impl.h (calib_vexp's
- * bits for t > -708, 0 below: invisible next to exp(0) = 1), their sums;
+ * bits for t > -708.74, 0 below: invisible next to exp(0) = 1), their sums;
  * (3) p = exp(t) / s, the bin-0 classwise cells, sum p^2 and the count of
  * p beyond bin 0, which are then moved (when it is one value it is the
  * argmax: no search). The argmax is the first t == 0, looked for
  * SCAN_BLOCK values at a time. Same bits as the former separate loops
- * except for exp(t) below 3.4e-308, now 0.
+ * except for exp(t) below 1.6e-308, now 0.
  */
 #include "metrics_internal.h"
 #include "vexp_impl.h"

@@ -16,15 +16,15 @@
  * and f''' together; the logits are read where they are (float32 stays
  * float32, widened a segment at a time), the row maxima are found once
  * (in lanes), exp is vexp_nonpos (src/vexp_impl.h: calib_vexp's bits for
- * beta d > -708, 0 below) inlined into the one vectorised loop that also
- * forms the sums, and rows are split over threads. The start comes from
- * the same method on every 16th row (to a relative 1e-6), evaluated in
- * the same pass as beta = 1 (the NLL before; two sets of exps, one
+ * beta d > -708.74, 0 below) inlined into the one vectorised loop that
+ * also forms the sums, and rows are split over threads. The start comes
+ * from the same method on every 16th row (to a relative 1e-6), evaluated
+ * in the same pass as beta = 1 (the NLL before; two sets of exps, one
  * reading), so the passes over all rows are usually three: that one, one
- * step that lands within ~1e-9, and the check at the result. The fit stops when the last step,
- * or the error left after it as predicted from the last two steps
- * (predicted_error), is at most opt->tolerance relative (1e-12), and
- * reports f and f' at the returned beta.
+ * step that lands within ~1e-9, and the check at the result. The fit
+ * stops when the last step, or the error left after it as predicted from
+ * the last two steps (predicted_error), is at most opt->tolerance
+ * relative (1e-12), and reports f and f' at the returned beta.
  *
  * Degenerate data: f' is nondecreasing, so f'(beta_min) >= 0 (in
  * particular f'(0) = mean_i (mean_j z_ij - z_iy) >= 0, e.g. constant

@@ -5,10 +5,12 @@
  * ln2 / 2. The product k ln2 is taken off in two parts (Cody and Waite,
  * "Software Manual for the Elementary Functions", 1980): LN2_HI has its
  * low 11 bits zero, so k * LN2_HI is exact for |k| < 2^11, and LN2_LO
- * carries the rest of ln2. exp(r) is the Taylor polynomial of degree 13,
- * coefficients 1/n!, evaluated by Estrin's scheme; its truncation error is
- * below r^14 / 14! * e^|r| < 6e-18 relative on |r| <= ln2 / 2, so the
- * error is that of rounding in the ~25 operations, measured below
+ * carries the rest of ln2. exp(r) is 1 + r + r^2 Q(r) with Q of degree 9,
+ * a Chebyshev fit made with mpmath by bench/vexp_poly.py (the Taylor
+ * polynomial of degree 13 until 2026-12-04: two degrees more for the same
+ * accuracy), evaluated by Estrin's scheme (src/vexp_impl.h); its own error
+ * is below 1.4e-17 relative on |r| <= ln2 / 2, so the error is that of
+ * rounding in the ~20 operations, measured at most
  * 1 ulp against glibc's exp by tests/test_vexp.c (documented bound: 2 ulp
  * for normal results; subnormal results are within 1 ulp of the smallest
  * subnormal). 2^k is built from exponent bits as the product of two

@@ -1,8 +1,9 @@
 /*
  * test_vexp_nonpos.c - vexp_nonpos (src/vexp_impl.h), the exp of the
  * softmax and temperature kernels, against calib_exp_scalar: the same bits
- * for every x in (-708, 0] (and up to 709), 0 for x <= -708, NaN for NaN,
- * with the clamp applied as the kernels apply it.
+ * for every x in (-708.7, 0] (and up to 709), 0 for x <= -708.75 (where
+ * exp(x) < 1.6e-308), NaN for NaN, with the clamp applied as the kernels
+ * apply it.
  */
 #include "check.h"
 #include "internal.h"
@@ -34,10 +35,10 @@ int main(void)
 {
     static const double ranges[][2] = {
         {-1e-300, 0.0}, {-1e-8, 0.0}, {-1.0, 0.0}, {-40.0, 0.0},
-        {-707.9, -600.0}, {0.0, 709.0}};
+        {-707.9, -600.0}, {-708.7, -707.9}, {0.0, 709.0}};
     static const double edges[] = {
         0.0, -0.0, -0x1.0p-1074, -0.34657359027997264, -0.6931471805599453,
-        -707.99999999999989, -700.0, 709.0};
+        -707.99999999999989, -708.0, -708.5, -708.7, -700.0, 709.0};
     uint64_t state = UINT64_C(0x9E3779B97F4A7C15);
     long mismatches = 0;
 
@@ -55,13 +56,14 @@ int main(void)
     }
     CHECK(nonpos(0.0) == 1.0);
 
-    /* at and below the flush point: 0 (exp < 3.4e-308 there) */
-    CHECK(nonpos(-708.0) == 0.0);
-    CHECK(nonpos(-708.5) == 0.0);
+    /* below the flush point: 0 (exp < 1.6e-308 there) */
+    CHECK(nonpos(-708.75) == 0.0);
+    CHECK(nonpos(-709.0) == 0.0);
     CHECK(nonpos(-745.0) == 0.0);
     CHECK(nonpos(-1e300) == 0.0);
     CHECK(nonpos(-HUGE_VAL) == 0.0);
-    CHECK(calib_exp_scalar(-708.0) < 3.4e-308);
+    CHECK(calib_exp_scalar(-708.75) < 1.6e-308);
+    CHECK(nonpos(-708.7) > 0.0);
     CHECK(isnan(nonpos(NAN)));
     return check_done("test_vexp_nonpos");
 }

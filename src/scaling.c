@@ -25,10 +25,15 @@
  * the real 10-class splits this cuts Dirichlet fits from about 4000 to
  * 800 iterations. It ends when liblbfgs' gradient test holds or when,
  * restarted after a failed line search, even a step along -g finds no
- * decrease. The fit starts at the identity map (W = I, b = 0), where
- * R = 0, and keeps it if the optimiser ends anywhere worse, so the
- * regularised objective, and with it the NLL of the vector and matrix
- * fits, never ends above the uncalibrated one.
+ * decrease. Inputs of any size: the optimiser sees x / s, s the power of
+ * 2 at max |x| (when that is >= 2), with W' = s W, and the regulariser
+ * stays in units of W. It starts from the better, on the objective, of
+ * the identity map (W = I, b = 0, where R = 0) and temperature scaling's
+ * exact optimum (W = I / T, from temperature.c, on the same x), and
+ * returns that start with status "no-improvement" if it ends anywhere
+ * worse or non-finite: the regularised objective, and with it the NLL
+ * of the vector and matrix fits, never ends above the uncalibrated one,
+ * and every fit ends at least as low as temperature scaling on L.
  *
  * Numerics: each row's -log p_y is log1p(sum_{r != top} exp(z_r - m)) -
  * (z_y - m) with m = max_r z_r = z_top, accurate for logits of any finite
@@ -41,6 +46,9 @@
  * probabilities before taking the log); at most INT_MAX parameters.
  * liblbfgs allocates its own O(LBFGS_MEMORY * parameters) workspace with
  * malloc, outside calib_malloc; its failure still returns CALIB_E_NOMEM.
+ * Applying a map computes W x + b overflow-safely when a plain sum is
+ * not finite (weights of 1e308 read from a model file) and clamps it to
+ * +-DBL_MAX, so probabilities are finite, at their one-hot limit.
  */
 #include "scaling.h"
 #include "scaling_objective.h"
@@ -171,14 +179,6 @@ static void linear_map(calib_method method, const double *params,
             s0 += w[c] * x[c];
         z[r] = b[r] + ((s0 + s1) + (s2 + s3));
     }
-}
-
-/* The method's name in messages (calib_method_name lives in the model
- * code, which calls us). */
-static const char *method_word(calib_method method)
-{
-    return method == CALIB_VECTOR ? "vector" :
-           method == CALIB_MATRIX ? "matrix" : "dirichlet";
 }
 
 /* Writes W = diag * I, b = 0 in the method's layout. */
@@ -549,16 +549,13 @@ static calib_status problem_init(problem *p, calib_method method,
                            "dirichlet", (int)method);
     if (x == NULL || labels == NULL || opt == NULL)
         return calib_failf(err, CALIB_E_ARGUMENT,
-                           "%s: NULL predictions, labels or options",
-                           method_word(method));
+                           "NULL predictions, labels or options");
     if (n == 0 || k == 0)
         return calib_failf(err, CALIB_E_SHAPE,
-                           "%s: %zu rows of %zu classes: nothing to fit",
-                           method_word(method), n, k);
+                           "%zu rows of %zu classes: nothing to fit", n, k);
     if (k < 2)
         return calib_failf(err, CALIB_E_NOT_APPLICABLE,
-                           "%s: needs at least 2 classes, got 1",
-                           method_word(method));
+                           "needs at least 2 classes, got 1");
 
     /* options */
     if (!(opt->l2 >= 0.0 && isfinite(opt->l2))) {
@@ -591,8 +588,7 @@ static calib_status problem_init(problem *p, calib_method method,
     if (overflow || p->n_params < k || p->n_params > (size_t)INT_MAX ||
         calib_mul_size(n, k, &overflow) == 0 || overflow)
         return calib_failf(err, CALIB_E_TOO_LARGE,
-                           "%s: %zu classes give too many parameters",
-                           method_word(method), k);
+                           "%zu classes give too many parameters", k);
     p->unit = 1.0;
     p->inv_unit = 1.0;
     p->l2 = opt->l2;
@@ -631,16 +627,14 @@ static calib_status problem_init(problem *p, calib_method method,
     bytes = calib_mul_size(cells, sizeof(double), &overflow);
     if (overflow)
         return calib_failf(err, CALIB_E_TOO_LARGE,
-                           "%s: work buffers too large",
-                           method_word(method));
+                           "work buffers too large");
     p->partial = calib_malloc(bytes);
     p->scratch = calib_calloc((size_t)p->threads * k, sizeof(double));
     if (p->partial == NULL || p->scratch == NULL) {
         problem_free(p);
         return calib_failf(err, CALIB_E_NOMEM,
-                           "%s: out of memory for %zu x %zu work buffers",
-                           method_word(method), p->n_chunks,
-                           p->stride);
+                           "out of memory for %zu x %zu work buffers",
+                           p->n_chunks, p->stride);
     }
     return CALIB_OK;
 }
@@ -768,8 +762,8 @@ static calib_status standardise(problem *p, calib_error *err)
     own = calib_malloc(count * sizeof *own);
     if (own == NULL)
         return calib_failf(err, CALIB_E_NOMEM,
-                           "%s: out of memory for %zu x %zu scaled inputs",
-                           method_word(p->method), p->n, p->k);
+                           "out of memory for %zu x %zu scaled inputs",
+                           p->n, p->k);
     for (size_t j = 0; j < count; j++)
         own[j] = p->x[j] * p->inv_unit;
     p->own_x = own;
@@ -869,8 +863,7 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
     grad = calib_malloc(calib_mul_size(3 * sizeof(double), np, &overflow));
     if (u == NULL || p.scale == NULL || grad == NULL || overflow) {
         status = calib_failf(err, CALIB_E_NOMEM,
-                             "%s: out of memory for %zu parameters",
-                             method_word(method), np);
+                             "out of memory for %zu parameters", np);
         goto done;
     }
     p.theta = p.scale + np;
@@ -898,8 +891,7 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
                                    &t_info, &t_err);
     if (status == CALIB_E_NOMEM) {
         status = calib_failf(err, CALIB_E_NOMEM,
-                             "%s: out of memory (temperature start)",
-                             method_word(method));
+                             "out of memory (temperature start)");
         goto done;
     }
     if (status == CALIB_OK && temperature > 0.0 && isfinite(temperature)) {
@@ -965,8 +957,7 @@ calib_status calib_scaling_fit(calib_method method, const double *x,
     word = lbfgs_status_word(code);
     if (code == LBFGSERR_OUTOFMEMORY) {
         status = calib_failf(err, CALIB_E_NOMEM,
-                             "%s: out of memory in L-BFGS",
-                             method_word(method));
+                             "out of memory in L-BFGS");
         goto done;
     }
     if (word == NULL) {

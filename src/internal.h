@@ -68,6 +68,16 @@ void calib_vexp(const double *x, double *y, size_t n);
 double calib_exp_scalar(double x);
 
 /*
+ * Vectorised natural log (src/vexp.c): y[i] = log(x[i]) for i < n, within
+ * 4 ulp of the correctly rounded value for normal positive x; any other x
+ * (0, subnormal, +inf, negative, NaN) gives the C library's log(x). x and
+ * y may be the same array (but not partly overlap). calib_log_scalar is
+ * the same computation for one value, bit for bit.
+ */
+void calib_vlog(const double *x, double *y, size_t n);
+double calib_log_scalar(double x);
+
+/*
  * Marks a hot loop's function for multiversioning: gcc on x86-64 compiles
  * it for AVX-512F, AVX2 and the baseline and picks one at load time. The
  * copies do the same IEEE operations (no FMA under -std=c11), so the bits

@@ -183,6 +183,19 @@ static calib_status check_input(const calib_matrix *preds,
                            cols);
     k = cols == 1 ? 2 : cols;
 
+    /* one float64 column: a branch-free scan first; the loop below, which
+     * names the first bad row, runs only if it finds something */
+    if (cols == 1 && preds->dtype == CALIB_FLOAT64) {
+        const double *v = preds->data;
+        double lo = input == CALIB_PROBS ? 0.0 : -DBL_MAX;
+        double hi = input == CALIB_PROBS ? 1.0 : DBL_MAX;
+        int bad = 0;
+
+        for (size_t i = 0; i < n; i++)
+            bad |= !(v[i] >= lo) | !(v[i] <= hi);
+        if (!bad)
+            n = 0;
+    }
     for (size_t i = 0; i < n; i++) {
         double sum = 0.0;
         for (size_t j = 0; j < cols; j++) {
@@ -202,6 +215,7 @@ static calib_status check_input(const calib_matrix *preds,
             return calib_fail(err, CALIB_E_VALUE, NULL, (int64_t)i, -1, -1,
                               "probabilities sum to %.17g, not 1", sum);
     }
+    n = preds->rows;
     if (labels != NULL)
         for (size_t i = 0; i < n; i++)
             if (labels[i] < 0 || (uint64_t)labels[i] >= (uint64_t)k)
@@ -216,6 +230,8 @@ static double *alloc_matrix(size_t n, size_t k, calib_error *err)
 {
     int overflow = 0;
     size_t count = calib_mul_size(n, k, &overflow);
+    size_t bytes = overflow ? 0 : calib_mul_size(count, sizeof(double),
+                                                 &overflow);
     double *p;
 
     if (overflow) {
@@ -223,7 +239,9 @@ static double *alloc_matrix(size_t n, size_t k, calib_error *err)
                     n, k);
         return NULL;
     }
-    p = calib_calloc(count, sizeof *p);
+    /* every user writes all of it: no zeroing by calloc, whose fresh
+     * pages would then be written twice */
+    p = calib_malloc(bytes);
     if (p == NULL)
         calib_failf(err, CALIB_E_NOMEM, "out of memory (%zu x %zu values)",
                     n, k);
@@ -381,12 +399,43 @@ static double input_nll(const calib_matrix *preds, calib_input input,
  * Applying binary maps
  * ------------------------------------------------------------------------ */
 
+/* Rows per block of the single-column binary paths: stack buffers, no
+ * work memory that grows with n. */
+#define BIN_BLOCK 256
+
+/*
+ * Platt's map sigmoid(t), t = a s + b, as 1 / (1 + e) for t >= 0 and
+ * e / (1 + e) otherwise, e = exp(-|t|) from calib_vexp's kernel (within
+ * 2 ulp of libm's exp, src/vexp.c): platt_one and platt_block give the
+ * same bits, so a model applied row by row, by blocks, in the fit's
+ * diagnostics or after a reload always agrees.
+ */
+static double platt_one(double a, double b, double s)
+{
+    double t = a * s + b, e = calib_exp_scalar(-fabs(t));
+    return (t >= 0.0 ? 1.0 : e) / (1.0 + e);
+}
+
+static void platt_block(double a, double b, const double *s, double *q,
+                        size_t len)
+{
+    double t[BIN_BLOCK], e[BIN_BLOCK];
+
+    for (size_t j = 0; j < len; j++) {
+        t[j] = a * s[j] + b;
+        e[j] = -fabs(t[j]);
+    }
+    calib_vexp(e, e, len);
+    for (size_t j = 0; j < len; j++)
+        q[j] = (t[j] >= 0.0 ? 1.0 : e[j]) / (1.0 + e[j]);
+}
+
 static double map_value(const calib_model *model, const binary_map *bm,
                         double p, double s)
 {
     switch (model->method) {
     case CALIB_PLATT:
-        return calib_sigmoid(bm->a * s + bm->b);
+        return platt_one(bm->a, bm->b, s);
     case CALIB_BETA: {
         double ln_p, neg_ln_1mp;
         calib_beta_features(s, &ln_p, &neg_ln_1mp);
@@ -427,6 +476,127 @@ static void apply_maps(const calib_model *model, const double *p,
     }
 }
 
+/*
+ * Binary input (one column): the positive class's probability p of a
+ * value (the softmax of [0, v] for a logit) or its log-odds s, the same
+ * bits as fill_probs_scores gives for column 1 of [1 - p, p] or [0, s].
+ * Isotonic regression and histogram binning read p, Platt and beta
+ * calibration s: only the one needed is computed.
+ */
+static int map_reads_scores(calib_method m)
+{
+    return m == CALIB_PLATT || m == CALIB_BETA;
+}
+
+static void column_block(const calib_matrix *preds, calib_input input,
+                         int scores, size_t i0, size_t len, double *col)
+{
+    if (input == CALIB_PROBS && !scores) {
+        for (size_t j = 0; j < len; j++)
+            col[j] = value_at(preds, i0 + j);
+    } else if (input == CALIB_LOGITS && scores) {
+        /* s = z_1 - z_0 = v - 0 */
+        for (size_t j = 0; j < len; j++)
+            col[j] = value_at(preds, i0 + j) - 0.0;
+    } else if (scores) {
+        for (size_t j = 0; j < len; j++) {
+            double c = fmin(fmax(value_at(preds, i0 + j), CALIB_PROB_EPS),
+                            1.0 - CALIB_PROB_EPS);
+            col[j] = log(c) - log1p(-c);
+        }
+    } else {
+        for (size_t j = 0; j < len; j++) {
+            double z[2] = {0.0, value_at(preds, i0 + j)}, q[2];
+            calib_softmax(z, 1, 2, q);
+            col[j] = q[1];
+        }
+    }
+}
+
+/* q = the fitted map of class 1 on a block of p (or s) values. */
+static void map_block(const calib_model *model, const double *col,
+                      double *q, size_t len)
+{
+    const binary_map *bm = &model->maps[0];
+
+    if (model->method == CALIB_PLATT) {
+        platt_block(bm->a, bm->b, col, q, len);
+        return;
+    }
+    for (size_t j = 0; j < len; j++)
+        q[j] = map_value(model, bm, col[j], col[j]);
+}
+
+/* Binary input: [1 - q, q] per row into probs (n x 2). */
+static void apply_column(const calib_model *model, const calib_matrix *preds,
+                         calib_input input, double *probs)
+{
+    size_t n = preds->rows;
+    int scores = map_reads_scores(model->method);
+
+    for (size_t i0 = 0; i0 < n; i0 += BIN_BLOCK) {
+        size_t len = n - i0 < BIN_BLOCK ? n - i0 : BIN_BLOCK;
+        double col[BIN_BLOCK], q[BIN_BLOCK];
+
+        column_block(preds, input, scores, i0, len, col);
+        map_block(model, col, q, len);
+        for (size_t j = 0; j < len; j++) {
+            probs[2 * (i0 + j)] = 1.0 - q[j];
+            probs[2 * (i0 + j) + 1] = q[j];
+        }
+    }
+}
+
+/*
+ * Mean NLL of binary input, -log p_y: for probabilities p_1 = v and
+ * p_0 = 1 - v; for a logit v (the two-class logits [0, v]) log(1 +
+ * e^t) with t = v for y = 0 and t = -v for y = 1, as max(t, 0) +
+ * log1p(e^-|t|), log1p(e) taken as log(u) + c / u with u = 1 + e
+ * rounded and c = e - (u - 1) its exact rounding error. The
+ * logs come from calib_vlog (within 4 ulp), so each term is within a few
+ * ulp of its definition and so is the sum of these positive terms.
+ */
+static double column_input_nll(const calib_matrix *preds, calib_input input,
+                               const int64_t *labels)
+{
+    size_t n = preds->rows;
+    double sum = 0.0;
+
+    for (size_t i0 = 0; i0 < n; i0 += BIN_BLOCK) {
+        size_t len = n - i0 < BIN_BLOCK ? n - i0 : BIN_BLOCK;
+        double t[BIN_BLOCK], e[BIN_BLOCK], u[BIN_BLOCK], l[BIN_BLOCK];
+
+        if (input == CALIB_PROBS) {
+            for (size_t j = 0; j < len; j++) {
+                double v = value_at(preds, i0 + j);
+                t[j] = labels[i0 + j] == 1 ? v : 1.0 - v;
+            }
+            calib_vlog(t, t, len);
+            for (size_t j = 0; j < len; j++)
+                sum -= t[j];
+            continue;
+        }
+        for (size_t j = 0; j < len; j++) {
+            double v = value_at(preds, i0 + j);
+            t[j] = labels[i0 + j] == 1 ? -v : v;
+            e[j] = -fabs(t[j]);
+        }
+        calib_vexp(e, e, len);
+        for (size_t j = 0; j < len; j++)
+            u[j] = 1.0 + e[j];
+        calib_vlog(u, l, len);
+        for (size_t j = 0; j < len; j++) {
+            /* c = e - (u - 1) is the rounding error of u = 1 + e, exact,
+             * and log(1 + e) = log u + log(1 + c / u) = log u + c / u
+             * up to (c / u)^2 < 2^-106; max(t, 0) as t/2 + |t|/2, exact
+             * (no overflow for |t| near DBL_MAX), branch-free */
+            double c = e[j] - (u[j] - 1.0);
+            sum += (0.5 * t[j] + 0.5 * fabs(t[j])) + (l[j] + c / u[j]);
+        }
+    }
+    return sum / (double)n;
+}
+
 /* The calibrated probabilities of a checked input; n x k into probs. */
 static calib_status apply_checked(const calib_model *model,
                                   const calib_matrix *preds,
@@ -436,6 +606,10 @@ static calib_status apply_checked(const calib_model *model,
     size_t n = preds->rows, k = model->classes;
     double *work = NULL, *work2 = NULL;
 
+    if (is_binary_method(model->method) && preds->cols == 1) {
+        apply_column(model, preds, input, probs);
+        return CALIB_OK;
+    }
     if (is_binary_method(model->method)) {
         work = alloc_matrix(n, k, err);
         if (work == NULL)
@@ -542,6 +716,122 @@ static calib_status check_options(const calib_fit_options *opt,
     return CALIB_OK;
 }
 
+/* Fits one binary map to p (isotonic, histogram) or s (Platt, beta). */
+static calib_status fit_one_map(const calib_model *model, binary_map *bm,
+                                const double *col_p, const double *col_s,
+                                const unsigned char *y, size_t n,
+                                const calib_fit_options *opt,
+                                calib_logistic_result *res, calib_error *err)
+{
+    calib_status st;
+
+    switch (model->method) {
+    case CALIB_PLATT:
+        return calib_platt_fit(col_s, y, n, opt, &bm->a, &bm->b, res, err);
+    case CALIB_BETA:
+        return calib_beta_fit(col_s, y, n, opt, &bm->a, &bm->b, &bm->c, res,
+                              err);
+    case CALIB_ISOTONIC:
+        return calib_isotonic_fit(col_p, y, n, &bm->x, &bm->y,
+                                  &bm->n_points, err);
+    default:
+        st = calib_histogram_fit(col_p, y, n, opt->n_bins, opt->scheme,
+                                 opt->bin_rule, &bm->x, &bm->y, err);
+        bm->n_points = opt->n_bins;
+        return st;
+    }
+}
+
+static void note_result(calib_model *model, const calib_logistic_result *res,
+                        int *all_converged)
+{
+    model->info.iterations += res->iterations;
+    if (res->gradient > model->info.gradient)
+        model->info.gradient = res->gradient;
+    *all_converged &= res->converged;
+}
+
+static void set_status(calib_model *model, int all_converged)
+{
+    if (model->method == CALIB_ISOTONIC || model->method == CALIB_HISTOGRAM)
+        snprintf(model->info.status, sizeof model->info.status, "exact");
+    else
+        snprintf(model->info.status, sizeof model->info.status, "%s",
+                 all_converged ? "converged" : "max-iterations");
+}
+
+/*
+ * Binary input (one column): the one map, fitted to the column of p or
+ * s that it reads (no n x 2 matrices, no log-odds for isotonic
+ * regression or histogram binning), and the NLL after the fit from the
+ * same column: -log q for y = 1, -log(1 - q) for y = 0, exactly the
+ * probabilities calib_model_apply gives, their logs from calib_vlog.
+ */
+static calib_status fit_column(calib_model *model, const calib_matrix *preds,
+                               calib_input input, const int64_t *labels,
+                               const calib_fit_options *opt,
+                               calib_error *err)
+{
+    size_t n = preds->rows;
+    int scores = map_reads_scores(model->method);
+    double *own = NULL, sum = 0.0;
+    const double *col;
+    unsigned char *y = NULL;
+    calib_logistic_result res = {0, 0.0, 1};
+    int all_converged = 1;
+    calib_status st;
+
+    model->maps = calib_calloc(1, sizeof *model->maps);
+    if (model->maps == NULL)
+        return calib_failf(err, CALIB_E_NOMEM, "out of memory (model)");
+    model->n_maps = 1;
+    /* float64 probabilities for p, or float64 logits for s, are the
+     * column itself: read in place */
+    if (preds->dtype == CALIB_FLOAT64 && (input == CALIB_LOGITS) == scores) {
+        col = preds->data;
+    } else {
+        own = alloc_matrix(n, 1, err);
+        if (own == NULL)
+            return err != NULL ? err->status : CALIB_E_NOMEM;
+        column_block(preds, input, scores, 0, n, own);
+        col = own;
+    }
+    y = calib_malloc(n);
+    if (y == NULL) {
+        calib_free(own);
+        return calib_failf(err, CALIB_E_NOMEM, "out of memory (%zu rows)",
+                           n);
+    }
+    for (size_t i = 0; i < n; i++)
+        y[i] = labels[i] == 1;
+
+    st = fit_one_map(model, &model->maps[0], col, col, y, n, opt, &res,
+                     err);
+    if (st == CALIB_OK) {
+        note_result(model, &res, &all_converged);
+        set_status(model, all_converged);
+        for (size_t i0 = 0; i0 < n; i0 += BIN_BLOCK) {
+            size_t len = n - i0 < BIN_BLOCK ? n - i0 : BIN_BLOCK;
+            double q[BIN_BLOCK];
+
+            map_block(model, col + i0, q, len);
+            /* q or 1 - q, exactly (one product is 0, the other exact),
+             * in a loop with no branch */
+            for (size_t j = 0; j < len; j++) {
+                double yj = (double)y[i0 + j];
+                q[j] = yj * q[j] + (1.0 - yj) * (1.0 - q[j]);
+            }
+            calib_vlog(q, q, len);
+            for (size_t j = 0; j < len; j++)
+                sum -= q[j];
+        }
+        model->info.nll_after = sum / (double)n;
+    }
+    calib_free(own);
+    calib_free(y);
+    return st;
+}
+
 /* Fits the binary maps of a binary method. */
 static calib_status fit_maps(calib_model *model, const calib_matrix *preds,
                              calib_input input, const int64_t *labels,
@@ -583,37 +873,12 @@ static calib_status fit_maps(calib_model *model, const calib_matrix *preds,
             col_s[i] = s[i * k + cls];
             y[i] = (size_t)labels[i] == cls;
         }
-        switch (model->method) {
-        case CALIB_PLATT:
-            st = calib_platt_fit(col_s, y, n, opt, &bm->a, &bm->b, &res,
-                                 err);
-            break;
-        case CALIB_BETA:
-            st = calib_beta_fit(col_s, y, n, opt, &bm->a, &bm->b, &bm->c,
-                                &res, err);
-            break;
-        case CALIB_ISOTONIC:
-            st = calib_isotonic_fit(col_p, y, n, &bm->x, &bm->y,
-                                    &bm->n_points, err);
-            break;
-        default:
-            st = calib_histogram_fit(col_p, y, n, opt->n_bins, opt->scheme,
-                                     opt->bin_rule, &bm->x, &bm->y, err);
-            bm->n_points = opt->n_bins;
-            break;
-        }
+        st = fit_one_map(model, bm, col_p, col_s, y, n, opt, &res, err);
         if (st != CALIB_OK)
             goto out;
-        model->info.iterations += res.iterations;
-        if (res.gradient > model->info.gradient)
-            model->info.gradient = res.gradient;
-        all_converged &= res.converged;
+        note_result(model, &res, &all_converged);
     }
-    if (model->method == CALIB_ISOTONIC || model->method == CALIB_HISTOGRAM)
-        snprintf(model->info.status, sizeof model->info.status, "exact");
-    else
-        snprintf(model->info.status, sizeof model->info.status, "%s",
-                 all_converged ? "converged" : "max-iterations");
+    set_status(model, all_converged);
 
 out:
     calib_free(p);
@@ -671,6 +936,26 @@ calib_status calib_fit(calib_method method, const calib_matrix *preds,
         if (st != CALIB_OK)
             goto fail;
         model->info.n = n;
+        *out = model;
+        return CALIB_OK;
+    }
+
+    /* binary input to a binary map: one column, no n x 2 matrices */
+    if (is_binary_method(method) && preds->cols == 1) {
+        model = model_new();
+        if (model == NULL)
+            return calib_failf(err, CALIB_E_NOMEM, "out of memory (fit)");
+        model->method = method;
+        model->classes = k;
+        model->input = input;
+        model->n_bins = opt->n_bins;
+        model->scheme = opt->scheme;
+        model->bin_rule = opt->bin_rule;
+        st = fit_column(model, preds, input, labels, opt, err);
+        if (st != CALIB_OK)
+            goto fail;
+        model->info.n = n;
+        model->info.nll_before = column_input_nll(preds, input, labels);
         *out = model;
         return CALIB_OK;
     }

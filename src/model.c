@@ -191,7 +191,13 @@ static calib_status check_input(const calib_matrix *preds,
         double hi = input == CALIB_PROBS ? 1.0 : DBL_MAX;
         int bad = 0;
 
-        for (size_t i = 0; i < n; i++)
+        size_t i = 0;
+
+        /* fixed inner trip count: gcc's -O2 cost model vectorises it */
+        for (; i + 16 <= n; i += 16)
+            for (size_t j = 0; j < 16; j++)
+                bad |= !(v[i + j] >= lo) | !(v[i + j] <= hi);
+        for (; i < n; i++)
             bad |= !(v[i] >= lo) | !(v[i] <= hi);
         if (!bad)
             n = 0;
@@ -413,21 +419,32 @@ static double input_nll(const calib_matrix *preds, calib_input input,
 static double platt_one(double a, double b, double s)
 {
     double t = a * s + b, e = calib_exp_scalar(-fabs(t));
-    return (t >= 0.0 ? 1.0 : e) / (1.0 + e);
+    double pos = (double)(t >= 0.0);
+
+    /* the numerator 1 or e, exactly, with no branch */
+    return (pos + (1.0 - pos) * e) / (1.0 + e);
 }
 
+/* The loops run over the whole block (a fixed trip count, which gcc's
+ * -O2 cost model vectorises), the tail padded with s = 0. */
 static void platt_block(double a, double b, const double *s, double *q,
                         size_t len)
 {
     double t[BIN_BLOCK], e[BIN_BLOCK];
 
-    for (size_t j = 0; j < len; j++) {
-        t[j] = a * s[j] + b;
+    memcpy(t, s, len * sizeof *t);
+    for (size_t j = len; j < BIN_BLOCK; j++)
+        t[j] = 0.0;
+    for (size_t j = 0; j < BIN_BLOCK; j++) {
+        t[j] = a * t[j] + b;
         e[j] = -fabs(t[j]);
     }
-    calib_vexp(e, e, len);
-    for (size_t j = 0; j < len; j++)
-        q[j] = (t[j] >= 0.0 ? 1.0 : e[j]) / (1.0 + e[j]);
+    calib_vexp(e, e, BIN_BLOCK);
+    for (size_t j = 0; j < BIN_BLOCK; j++) {
+        double pos = (double)(t[j] >= 0.0);
+        t[j] = (pos + (1.0 - pos) * e[j]) / (1.0 + e[j]);
+    }
+    memcpy(q, t, len * sizeof *q);
 }
 
 static double map_value(const calib_model *model, const binary_map *bm,
@@ -564,35 +581,55 @@ static double column_input_nll(const calib_matrix *preds, calib_input input,
 
     for (size_t i0 = 0; i0 < n; i0 += BIN_BLOCK) {
         size_t len = n - i0 < BIN_BLOCK ? n - i0 : BIN_BLOCK;
-        double t[BIN_BLOCK], e[BIN_BLOCK], u[BIN_BLOCK], l[BIN_BLOCK];
+        double v[BIN_BLOCK], y[BIN_BLOCK], e[BIN_BLOCK], u[BIN_BLOCK],
+            l[BIN_BLOCK];
+
+        /* the block's values and labels (as 0.0 / 1.0), the tail padded
+         * with harmless values, so that the loops below run over the
+         * whole block: fixed trip counts, no branch, vectorised */
+        if (preds->dtype == CALIB_FLOAT64) {
+            memcpy(v, (const double *)preds->data + i0, len * sizeof *v);
+        } else {
+            const float *f = (const float *)preds->data + i0;
+            for (size_t j = 0; j < len; j++)
+                v[j] = (double)f[j];
+        }
+        /* labels are checked to be 0 or 1: converted, not compared (a
+         * comparison becomes a branch that random labels mispredict) */
+        for (size_t j = 0; j < len; j++)
+            y[j] = (double)labels[i0 + j];
+        for (size_t j = len; j < BIN_BLOCK; j++) {
+            v[j] = 0.5;
+            y[j] = 1.0;
+        }
 
         if (input == CALIB_PROBS) {
-            for (size_t j = 0; j < len; j++) {
-                double v = value_at(preds, i0 + j);
-                t[j] = labels[i0 + j] == 1 ? v : 1.0 - v;
-            }
-            calib_vlog(t, t, len);
+            /* p_y: y v + (1 - y)(1 - v) is v or 1 - v exactly */
+            for (size_t j = 0; j < BIN_BLOCK; j++)
+                u[j] = y[j] * v[j] + (1.0 - y[j]) * (1.0 - v[j]);
+            calib_vlog(u, l, BIN_BLOCK);
             for (size_t j = 0; j < len; j++)
-                sum -= t[j];
+                sum -= l[j];
             continue;
         }
-        for (size_t j = 0; j < len; j++) {
-            double v = value_at(preds, i0 + j);
-            t[j] = labels[i0 + j] == 1 ? -v : v;
-            e[j] = -fabs(t[j]);
+        for (size_t j = 0; j < BIN_BLOCK; j++) {
+            v[j] = (1.0 - 2.0 * y[j]) * v[j];  /* t = +-v, exact */
+            e[j] = -fabs(v[j]);
         }
-        calib_vexp(e, e, len);
-        for (size_t j = 0; j < len; j++)
+        calib_vexp(e, e, BIN_BLOCK);
+        for (size_t j = 0; j < BIN_BLOCK; j++)
             u[j] = 1.0 + e[j];
-        calib_vlog(u, l, len);
-        for (size_t j = 0; j < len; j++) {
+        calib_vlog(u, l, BIN_BLOCK);
+        for (size_t j = 0; j < BIN_BLOCK; j++) {
             /* c = e - (u - 1) is the rounding error of u = 1 + e, exact,
              * and log(1 + e) = log u + log(1 + c / u) = log u + c / u
              * up to (c / u)^2 < 2^-106; max(t, 0) as t/2 + |t|/2, exact
              * (no overflow for |t| near DBL_MAX), branch-free */
             double c = e[j] - (u[j] - 1.0);
-            sum += (0.5 * t[j] + 0.5 * fabs(t[j])) + (l[j] + c / u[j]);
+            l[j] = (0.5 * v[j] + 0.5 * fabs(v[j])) + (l[j] + c / u[j]);
         }
+        for (size_t j = 0; j < len; j++)
+            sum += l[j];
     }
     return sum / (double)n;
 }
@@ -803,7 +840,7 @@ static calib_status fit_column(calib_model *model, const calib_matrix *preds,
                            n);
     }
     for (size_t i = 0; i < n; i++)
-        y[i] = labels[i] == 1;
+        y[i] = (unsigned char)labels[i];  /* checked: 0 or 1 */
 
     st = fit_one_map(model, &model->maps[0], col, col, y, n, opt, &res,
                      err);
@@ -812,16 +849,20 @@ static calib_status fit_column(calib_model *model, const calib_matrix *preds,
         set_status(model, all_converged);
         for (size_t i0 = 0; i0 < n; i0 += BIN_BLOCK) {
             size_t len = n - i0 < BIN_BLOCK ? n - i0 : BIN_BLOCK;
-            double q[BIN_BLOCK];
+            double q[BIN_BLOCK], yd[BIN_BLOCK];
 
             map_block(model, col + i0, q, len);
-            /* q or 1 - q, exactly (one product is 0, the other exact),
-             * in a loop with no branch */
-            for (size_t j = 0; j < len; j++) {
-                double yj = (double)y[i0 + j];
-                q[j] = yj * q[j] + (1.0 - yj) * (1.0 - q[j]);
+            for (size_t j = 0; j < len; j++)
+                yd[j] = (double)y[i0 + j];
+            for (size_t j = len; j < BIN_BLOCK; j++) {
+                q[j] = 0.5;
+                yd[j] = 1.0;
             }
-            calib_vlog(q, q, len);
+            /* q or 1 - q, exactly (one product is 0, the other exact),
+             * over the whole block with no branch: vectorised */
+            for (size_t j = 0; j < BIN_BLOCK; j++)
+                q[j] = yd[j] * q[j] + (1.0 - yd[j]) * (1.0 - q[j]);
+            calib_vlog(q, q, BIN_BLOCK);
             for (size_t j = 0; j < len; j++)
                 sum -= q[j];
         }

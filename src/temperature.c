@@ -572,6 +572,56 @@ static double solve(search *sr, double beta, block_sums *last)
     return beta;
 }
 
+/*
+ * The default bounds T in [CALIB_TEMPERATURE_MIN, CALIB_TEMPERATURE_MAX]
+ * suit logits of ordinary size; logits scaled by 1e4 have their optimum
+ * near T = 2.5e4. When the derivative has not changed sign at a bound,
+ * these move the bound by factors of 1e4 until it does, so the optimum is
+ * found at any scale. Only where no sign change exists before beta
+ * reaches BETA_FLOOR (or BETA_CEIL) is the optimum truly at T -> infinity
+ * (T -> 0), as for constant logits.
+ */
+#define BETA_STEP 1e4
+#define BETA_FLOOR 1e-300
+#define BETA_CEIL 1e300
+
+/* f'(lo) >= 0 in *e: lowers sr->lo until f' < 0 there; 0 on success. */
+static int widen_low(const temp_data *data, unsigned threads, search *sr,
+                     block_sums *e)
+{
+    double lo = sr->lo;
+
+    while (e->d1 >= 0.0 && lo > BETA_FLOOR) {
+        lo /= BETA_STEP;
+        pass(data, lo, 1, threads, e);
+    }
+    if (e->d1 >= 0.0)
+        return -1;
+    sr->lo = lo;
+    return 0;
+}
+
+/* The search stopped at sr->hi with f' < 0: raises the bound until
+ * f' >= 0 there and brackets [old hi, new hi]; 0 on success. */
+static int widen_high(const temp_data *data, unsigned threads, search *sr)
+{
+    double hi = sr->hi;
+    block_sums e;
+
+    do {
+        if (hi >= BETA_CEIL)
+            return -1;
+        hi *= BETA_STEP;
+        pass(data, hi, 1, threads, &e);
+    } while (e.d1 < 0.0);
+    sr->lo = sr->hi;
+    sr->lo_known = 1;
+    sr->hi = hi;
+    sr->hi_known = 1;
+    sr->first = NULL;
+    return 0;
+}
+
 calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
                                           size_t n, size_t k,
                                           const int64_t *labels,
@@ -638,7 +688,7 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
     if (at_one.d1 >= 0.0) {
         block_sums e;
         pass(&data, beta_min, 1, opt->threads, &e);
-        if (e.d1 >= 0.0) {
+        if (e.d1 >= 0.0 && widen_low(&data, opt->threads, &sr, &e) != 0) {
             beta = beta_min;
             sr.status = "temperature-to-infinity";
             last = e;
@@ -675,6 +725,12 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
     /* all rows, from there; the final pass is at the returned beta */
     sr.row_stride = 1;
     beta = solve(&sr, beta, &last);
+    if (strcmp(sr.status, "temperature-to-zero") == 0 &&
+        widen_high(&data, opt->threads, &sr) == 0) {
+        size_t before = sr.iterations;
+        beta = solve(&sr, sr.lo, &last);
+        sr.iterations += before;
+    }
     fi.iterations = sr.iterations;
     if (strncmp(sr.status, "temperature-to-", 15) != 0)
         pass(&data, beta, 1, opt->threads, &last);

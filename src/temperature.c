@@ -590,7 +590,14 @@ static int widen_low(const temp_data *data, unsigned threads, search *sr,
                      block_sums *e)
 {
     double lo = sr->lo;
+    block_sums floor_sums;
 
+    /* one pass at the floor settles the truly degenerate case at once */
+    pass(data, BETA_FLOOR, 1, threads, &floor_sums);
+    if (floor_sums.d1 >= 0.0) {
+        *e = floor_sums;
+        return -1;
+    }
     while (e->d1 >= 0.0 && lo > BETA_FLOOR) {
         lo /= BETA_STEP;
         pass(data, lo, 1, threads, e);
@@ -608,6 +615,9 @@ static int widen_high(const temp_data *data, unsigned threads, search *sr)
     double hi = sr->hi;
     block_sums e;
 
+    pass(data, BETA_CEIL, 1, threads, &e);
+    if (e.d1 < 0.0)
+        return -1;
     do {
         if (hi >= BETA_CEIL)
             return -1;

@@ -594,10 +594,8 @@ static int widen_low(const temp_data *data, unsigned threads, search *sr,
 
     /* one pass at the floor settles the truly degenerate case at once */
     pass(data, BETA_FLOOR, 1, threads, &floor_sums);
-    if (floor_sums.d1 >= 0.0) {
-        *e = floor_sums;
-        return -1;
-    }
+    if (floor_sums.d1 >= 0.0)
+        return -1;  /* *e stays the sums at sr->lo, the T reported */
     while (e->d1 >= 0.0 && lo > BETA_FLOOR) {
         lo /= BETA_STEP;
         pass(data, lo, 1, threads, e);

@@ -12,7 +12,12 @@
  * [1 - p, p] (probabilities) or [0, s] (logits). With K = 2 a single map
  * is fitted to the positive class and the output is [1 - q, q]; with
  * K > 2 one map per class is fitted one-vs-rest and each output row is
- * divided by its sum, a row of zeros becoming uniform.
+ * divided by its sum, a row of zeros becoming uniform. Binary input to a
+ * binary map takes a path of its own (fit_column, apply_column): the
+ * column the map reads, no n x 2 matrices, and the NLL before and after
+ * in vectorised blocks (calib_vexp, calib_vlog: a few ulp per term).
+ * Platt's sigmoid uses calib_vexp's kernel, the same bits one value at a
+ * time or in blocks.
  *
  * The model file is JSON (format "calib-model", version 1, described in
  * docs/calibrators.md) written with 17 significant digits so that a saved

@@ -308,10 +308,11 @@ static void fill_log_probs(const calib_matrix *preds, calib_input input,
  * each. From logits, log p_j comes from the log-softmax; log(1 - p_j) is
  * log1p(-p_j) except for the row's largest class, where it is the
  * log-sum-exp of the other classes (exact when p_j rounds to 1). With two
- * classes s_1 = z_1 - z_0 exactly.
+ * classes s_1 = z_1 - z_0 exactly. Without scores (isotonic regression and
+ * histogram binning read only p) s is left as scratch.
  */
 static void fill_probs_scores(const calib_matrix *preds, calib_input input,
-                              size_t k, double *p, double *s)
+                              size_t k, int scores, double *p, double *s)
 {
     size_t n = preds->rows, cols = preds->cols;
 
@@ -327,7 +328,7 @@ static void fill_probs_scores(const calib_matrix *preds, calib_input input,
                 for (size_t j = 0; j < k; j++)
                     pi[j] = si[j];
             }
-            for (size_t j = 0; j < k; j++) {
+            for (size_t j = 0; j < k && scores; j++) {
                 double c = fmin(fmax(pi[j], CALIB_PROB_EPS),
                                 1.0 - CALIB_PROB_EPS);
                 si[j] = log(c) - log1p(-c);
@@ -337,6 +338,8 @@ static void fill_probs_scores(const calib_matrix *preds, calib_input input,
 
         /* logits */
         calib_softmax(si, 1, k, pi);
+        if (!scores)
+            continue;
         if (k == 2) {
             double d = si[1] - si[0];
             si[1] = d;
@@ -661,7 +664,8 @@ static calib_status apply_checked(const calib_model *model,
             calib_free(work);
             return err != NULL ? err->status : CALIB_E_NOMEM;
         }
-        fill_probs_scores(preds, input, k, work, work2);
+        fill_probs_scores(preds, input, k,
+                          map_reads_scores(model->method), work, work2);
         apply_maps(model, work, work2, n, probs);
         calib_free(work);
         calib_free(work2);
@@ -907,7 +911,8 @@ static calib_status fit_maps(calib_model *model, const calib_matrix *preds,
                                                     : CALIB_E_NOMEM;
         goto out;
     }
-    fill_probs_scores(preds, input, k, p, s);
+    fill_probs_scores(preds, input, k, map_reads_scores(model->method), p,
+                      s);
 
     for (size_t m = 0; m < n_maps; m++) {
         size_t cls = k == 2 ? 1 : m;

@@ -206,6 +206,29 @@ static calib_status check_input(const calib_matrix *preds,
             bad |= !(v[i] >= lo) | !(v[i] <= hi);
         if (!bad)
             n = 0;
+    } else if (input == CALIB_LOGITS) {
+        /* logits need only be finite: |v| <= max is false for NaN and
+         * infinities; the same branch-free scan, over the whole matrix */
+        size_t total = n * cols, i = 0;
+        int bad = 0;
+
+        if (preds->dtype == CALIB_FLOAT32) {
+            const float *v = preds->data;
+            for (; i + 16 <= total; i += 16)
+                for (size_t j = 0; j < 16; j++)
+                    bad |= !(fabsf(v[i + j]) <= FLT_MAX);
+            for (; i < total; i++)
+                bad |= !(fabsf(v[i]) <= FLT_MAX);
+        } else {
+            const double *v = preds->data;
+            for (; i + 16 <= total; i += 16)
+                for (size_t j = 0; j < 16; j++)
+                    bad |= !(fabs(v[i + j]) <= DBL_MAX);
+            for (; i < total; i++)
+                bad |= !(fabs(v[i]) <= DBL_MAX);
+        }
+        if (!bad)
+            n = 0;
     }
     for (size_t i = 0; i < n; i++) {
         double sum = 0.0;

@@ -94,5 +94,18 @@ int main(void)
     double t0 = fit(zs, N, K, y, &info, &ok);
     CHECK(ok && strcmp(info.status, "temperature-to-zero") == 0);
     CHECK(t0 > 0.0 && isfinite(t0));
+    /* a NaN or infinite logit, even -inf where it would only give a
+     * probability of 0, is refused with its row named */
+    for (int bad = 0; bad < 2; bad++) {
+        calib_matrix m = {N, K, CALIB_FLOAT64, zs};
+        calib_model *model = NULL;
+        calib_error err;
+
+        memcpy(zs, z, sizeof zs);
+        zs[1234 * K + 3] = bad == 0 ? NAN : -INFINITY;
+        CHECK_STATUS(calib_fit(CALIB_TEMPERATURE, &m, CALIB_LOGITS, y, NULL,
+                               &model, &err), CALIB_E_VALUE);
+        CHECK(err.row == 1234 && model == NULL);
+    }
     return check_done("test_temperature_scale");
 }

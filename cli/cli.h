@@ -127,6 +127,18 @@ void cli_print_metrics_json(FILE *out, const calib_metrics *m,
 /* A JSON string literal, escaped. */
 void cli_json_string(FILE *out, const char *s);
 
+/* True for a CSV or TSV name (.csv, .tsv, any case) and "-" (stdin). */
+int cli_is_csv(const char *path);
+
+/*
+ * The predictions and labels of eval and plot: a CSV holding both, or a
+ * matrix (.npy, .npz:KEY) with --labels. 0, or the exit status after one
+ * line on stderr.
+ */
+int cli_read_inputs(const char *command, const char *path,
+                    const char *labels_path, const calib_csv_options *csv,
+                    calib_matrix *preds, int64_t **labels);
+
 /* Installs SIGINT/SIGTERM handlers that remove pending output files and
  * exit with 130 / 143. */
 void cli_install_signal_handlers(void);

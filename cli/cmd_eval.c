@@ -321,23 +321,6 @@ static int parse_args(int argc, char **argv, eval_args *a)
     return 0;
 }
 
-/* CSV by name: standard input, or a .csv / .tsv extension (any case). */
-static int is_csv(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    const char *slash = strrchr(path, '/');
-    char ext[4];
-
-    if (strcmp(path, "-") == 0)
-        return 1;
-    if (dot == NULL || (slash != NULL && slash > dot) || strlen(dot) != 4)
-        return 0;
-    for (size_t i = 0; i < 3; i++)
-        ext[i] = (char)tolower((unsigned char)dot[1 + i]);
-    ext[3] = '\0';
-    return strcmp(ext, "csv") == 0 || strcmp(ext, "tsv") == 0;
-}
-
 /* Prints a library failure; prefixes the file when the library could not
  * know it (a bad row found while computing). */
 static int fail_in(const calib_error *err, const char *preds_file,
@@ -351,45 +334,6 @@ static int fail_in(const calib_error *err, const char *preds_file,
         file = labels_file;
     cli_error("%s: %s", file, err->message);
     return cli_exit_status(err->status, 0);
-}
-
-/* Reads predictions and labels; 0, or the exit status after a message. */
-static int read_inputs(const eval_args *a, const char *path,
-                       calib_matrix *preds, int64_t **labels)
-{
-    calib_error err;
-    size_t n = 0;
-
-    calib_error_clear(&err);
-    if (is_csv(path)) {
-        if (a->labels != NULL) {
-            cli_error("eval: %s holds its labels (--label-col); drop "
-                      "--labels", path);
-            return EXIT_USAGE;
-        }
-        if (calib_read_csv(path, &a->csv, preds, labels, &err) != CALIB_OK)
-            return cli_fail(&err, 0);
-        return 0;
-    }
-    if (a->labels == NULL) {
-        cli_error("eval: --labels is required with %s", path);
-        return EXIT_USAGE;
-    }
-    if (calib_read_matrix(path, preds, &err) != CALIB_OK)
-        return cli_fail(&err, 0);
-    if (calib_read_labels(a->labels, labels, &n, &err) != CALIB_OK) {
-        calib_matrix_free(preds);
-        return cli_fail(&err, 0);
-    }
-    if (n != preds->rows) {
-        cli_error("%s: %zu labels, but %s has %zu rows", a->labels, n, path,
-                  preds->rows);
-        calib_matrix_free(preds);
-        calib_free(*labels);
-        *labels = NULL;
-        return cli_exit_status(CALIB_E_SHAPE, 0);
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -780,13 +724,14 @@ int cmd_eval(int argc, char **argv)
         calib_input input = a.logits != NULL ? CALIB_LOGITS : CALIB_PROBS;
         r.input = a.logits != NULL ? "logits" : "probs";
         r.preds_file = a.logits != NULL ? a.logits : a.probs;
-        r.labels_file = is_csv(r.preds_file) ? NULL : a.labels;
-        rc = is_csv(r.preds_file) ? -1
+        r.labels_file = cli_is_csv(r.preds_file) ? NULL : a.labels;
+        rc = cli_is_csv(r.preds_file) ? -1
                                   : stream_npy(&a, r.preds_file, input, &m);
         if (rc > 0)
             goto done;
         if (rc < 0) {
-            rc = read_inputs(&a, r.preds_file, &preds, &labels);
+            rc = cli_read_inputs("eval", r.preds_file, a.labels, &a.csv,
+                                 &preds, &labels);
             if (rc != 0)
                 goto done;
             if (calib_evaluate(&preds, input, labels, &a.eval, &m, &err)

@@ -232,65 +232,6 @@ static int parse_args(int argc, char **argv, plot_args *a)
     return 0;
 }
 
-/* A file read as CSV: standard input or a .csv/.tsv/.txt name. */
-static int is_csv(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    char ext[8];
-    size_t n;
-
-    if (strcmp(path, "-") == 0)
-        return 1;
-    if (dot == NULL || strchr(dot, '/') != NULL)
-        return 0;
-    n = strlen(dot + 1);
-    if (n == 0 || n >= sizeof ext)
-        return 0;
-    for (size_t i = 0; i <= n; i++)
-        ext[i] = (char)tolower((unsigned char)dot[1 + i]);
-    return strcmp(ext, "csv") == 0 || strcmp(ext, "tsv") == 0 ||
-           strcmp(ext, "txt") == 0;
-}
-
-/* Reads predictions and labels; on failure prints and returns the exit
- * status, else 0. */
-static int read_inputs(const plot_args *a, const char *path,
-                       calib_matrix *preds, int64_t **labels)
-{
-    calib_error err;
-    size_t n = 0;
-
-    calib_error_clear(&err);
-    if (is_csv(path)) {
-        if (a->labels != NULL) {
-            cli_error("plot: %s holds its labels; drop --labels", path);
-            return EXIT_USAGE;
-        }
-        if (calib_read_csv(path, &a->csv, preds, labels, &err) != CALIB_OK)
-            return cli_fail(&err, 0);
-        return 0;
-    }
-    if (a->labels == NULL) {
-        cli_error("plot: --labels is required with %s", path);
-        return EXIT_USAGE;
-    }
-    if (calib_read_matrix(path, preds, &err) != CALIB_OK)
-        return cli_fail(&err, 0);
-    if (calib_read_labels(a->labels, labels, &n, &err) != CALIB_OK) {
-        calib_matrix_free(preds);
-        return cli_fail(&err, 0);
-    }
-    if (n != preds->rows) {
-        cli_error("%s: %zu labels, but %s has %zu rows", a->labels, n, path,
-                  preds->rows);
-        calib_matrix_free(preds);
-        calib_free(*labels);
-        *labels = NULL;
-        return EXIT_DATA;
-    }
-    return 0;
-}
-
 /* Model failures other than I/O and memory are "cannot be loaded or
  * applied" (docs/cli.md, status 7). */
 static int model_fail(const calib_error *err)
@@ -411,7 +352,8 @@ int cmd_plot(int argc, char **argv)
     } else {
         path = a.logits != NULL ? a.logits : a.probs;
         input = a.logits != NULL ? CALIB_LOGITS : CALIB_PROBS;
-        rc = read_inputs(&a, path, &preds, &labels);
+        rc = cli_read_inputs("plot", path, a.labels, &a.csv, &preds,
+                             &labels);
         if (rc != 0)
             goto done;
         if (calib_evaluate(&preds, input, labels, &a.eval, &before, &err)

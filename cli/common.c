@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -135,4 +136,59 @@ void cli_install_signal_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_is_csv(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    char ext[4];
+
+    if (strcmp(path, "-") == 0)
+        return 1;
+    if (dot == NULL || (slash != NULL && slash > dot) || strlen(dot) != 4)
+        return 0;
+    for (size_t i = 0; i < 3; i++)
+        ext[i] = (char)tolower((unsigned char)dot[1 + i]);
+    ext[3] = '\0';
+    return strcmp(ext, "csv") == 0 || strcmp(ext, "tsv") == 0;
+}
+
+int cli_read_inputs(const char *command, const char *path,
+                    const char *labels_path, const calib_csv_options *csv,
+                    calib_matrix *preds, int64_t **labels)
+{
+    calib_error err;
+    size_t n = 0;
+
+    calib_error_clear(&err);
+    if (cli_is_csv(path)) {
+        if (labels_path != NULL) {
+            cli_error("%s: %s holds its labels (--label-col); drop "
+                      "--labels", command, path);
+            return EXIT_USAGE;
+        }
+        if (calib_read_csv(path, csv, preds, labels, &err) != CALIB_OK)
+            return cli_fail(&err, 0);
+        return 0;
+    }
+    if (labels_path == NULL) {
+        cli_error("%s: --labels is required with %s", command, path);
+        return EXIT_USAGE;
+    }
+    if (calib_read_matrix(path, preds, &err) != CALIB_OK)
+        return cli_fail(&err, 0);
+    if (calib_read_labels(labels_path, labels, &n, &err) != CALIB_OK) {
+        calib_matrix_free(preds);
+        return cli_fail(&err, 0);
+    }
+    if (n != preds->rows) {
+        cli_error("%s: %zu labels, but %s has %zu rows", labels_path, n,
+                  path, preds->rows);
+        calib_matrix_free(preds);
+        calib_free(*labels);
+        *labels = NULL;
+        return cli_exit_status(CALIB_E_SHAPE, 0);
+    }
+    return 0;
 }

@@ -96,19 +96,11 @@ void cli_fit_options_help(FILE *out)
         "                        all cores by default\n");
 }
 
-static int is_text_spec(const char *spec)
-{
-    size_t n = strlen(spec);
-    return strcmp(spec, "-") == 0 ||
-           (n >= 4 && (strcmp(spec + n - 4, ".csv") == 0 ||
-                       strcmp(spec + n - 4, ".tsv") == 0));
-}
-
 int cli_read_preds(const char *spec, calib_matrix *m)
 {
     calib_error err;
 
-    if (is_text_spec(spec)) {
+    if (cli_is_csv(spec)) {
         cli_error("%s: fit, apply and run read .npy or .npz predictions; "
                   "CSV input is read by eval and plot only", spec);
         return EXIT_INPUT_FORMAT;

@@ -324,6 +324,28 @@ static calib_status field_count_fail(const csv_reader *r, size_t want,
     return CALIB_E_FORMAT;
 }
 
+/* The next record with exactly `want` fields into r->fields; *end is set
+ * at the end of the input. */
+static calib_status next_record(csv_reader *r, size_t want, int64_t first,
+                                int *end)
+{
+    calib_status st = next_line(r);
+
+    *end = 0;
+    if (st != CALIB_OK)
+        return st;
+    if (r->len == 0) {
+        *end = 1;
+        return CALIB_OK;
+    }
+    st = split_line(r);
+    if (st != CALIB_OK)
+        return st;
+    if (r->n_fields != want)
+        return field_count_fail(r, want, first);
+    return CALIB_OK;
+}
+
 /* Grows *p (held `cap` items of `size` bytes) to twice as many. */
 static int grow(void **p, size_t *cap, size_t size)
 {
@@ -483,16 +505,13 @@ calib_status calib_read_csv(const char *path, const calib_csv_options *opt,
 
     for (int use_first = !header;; use_first = 0) {
         if (!use_first) {
-            st = next_line(&r);
+            int end;
+            st = next_record(&r, ncols, first_line_no, &end);
             if (st != CALIB_OK)
                 goto done;
-            if (r.len == 0)
+            if (end)
                 break;
-            st = split_line(&r);
-            if (st != CALIB_OK)
-                goto done;
-        }
-        if (r.n_fields != ncols) {
+        } else if (r.n_fields != ncols) {
             st = field_count_fail(&r, ncols, first_line_no);
             goto done;
         }
@@ -617,18 +636,13 @@ calib_status calib_read_toplabel(const char *path, calib_toplabel *out,
         const char *f;
         double conf;
 
-        st = next_line(&r);
+        int end;
+
+        st = next_record(&r, ncols, first_line_no, &end);
         if (st != CALIB_OK)
             goto done;
-        if (r.len == 0)
+        if (end)
             break;
-        st = split_line(&r);
-        if (st != CALIB_OK)
-            goto done;
-        if (r.n_fields != ncols) {
-            st = field_count_fail(&r, ncols, first_line_no);
-            goto done;
-        }
         if ((t.n == cap[0] &&
              grow((void **)&t.true_label, &cap[0], sizeof(int64_t)) != 0) ||
             (t.n == cap[1] &&

@@ -138,4 +138,44 @@ static inline calib_model *fuzz_model_sentinel(void)
     return (calib_model *)(void *)sentinel;
 }
 
+/* calib_read_matrix on a path or .npz spec: a failure leaves the output
+ * untouched, a success is read to its last element. */
+static inline void fuzz_read_matrix(const char *spec)
+{
+    calib_matrix m;
+    calib_error err;
+    calib_status st;
+
+    memset(&m, 0x5a, sizeof m);
+    st = calib_read_matrix(spec, &m, &err);
+    fuzz_check_error(st, &err);
+    if (st != CALIB_OK) {
+        fuzz_check_untouched(&m, sizeof m, 0x5a, "matrix");
+        return;
+    }
+    if (m.dtype != CALIB_FLOAT32 && m.dtype != CALIB_FLOAT64)
+        abort();
+    fuzz_keep(fuzz_touch_matrix(&m));
+    calib_matrix_free(&m);
+}
+
+/* calib_read_labels, with the same promises. */
+static inline void fuzz_read_labels(const char *spec)
+{
+    int64_t *labels = fuzz_labels_sentinel();
+    size_t n = 12345;
+    calib_error err;
+    calib_status st;
+
+    st = calib_read_labels(spec, &labels, &n, &err);
+    fuzz_check_error(st, &err);
+    if (st != CALIB_OK) {
+        if (labels != fuzz_labels_sentinel() || n != 12345)
+            abort();
+        return;
+    }
+    fuzz_keep(fuzz_touch_labels(labels, n));
+    calib_free(labels);
+}
+
 #endif /* CALIB_FUZZ_COMMON_H */

@@ -17,25 +17,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Rows per chunk: small and prime, so chunks rarely align with the end. */
 #define NPY_CHUNK_ROWS 7
 
-static void npy_matrix(const char *path)
-{
-    calib_matrix m;
-    calib_error err;
-    calib_status st;
-
-    memset(&m, 0x5a, sizeof m);
-    st = calib_read_matrix(path, &m, &err);
-    fuzz_check_error(st, &err);
-    if (st != CALIB_OK) {
-        fuzz_check_untouched(&m, sizeof m, 0x5a, "matrix");
-        return;
-    }
-    if (m.dtype != CALIB_FLOAT32 && m.dtype != CALIB_FLOAT64)
-        abort();
-    fuzz_keep(fuzz_touch_matrix(&m));
-    calib_matrix_free(&m);
-}
-
 static void npy_memory(const uint8_t *data, size_t size)
 {
     calib_matrix m;
@@ -62,24 +43,6 @@ static void npy_memory(const uint8_t *data, size_t size)
     } else if (labels != fuzz_labels_sentinel() || n != 12345) {
         abort();
     }
-}
-
-static void npy_labels(const char *path)
-{
-    int64_t *labels = fuzz_labels_sentinel();
-    size_t n = 12345;
-    calib_error err;
-    calib_status st;
-
-    st = calib_read_labels(path, &labels, &n, &err);
-    fuzz_check_error(st, &err);
-    if (st != CALIB_OK) {
-        if (labels != fuzz_labels_sentinel() || n != 12345)
-            abort();
-        return;
-    }
-    fuzz_keep(fuzz_touch_labels(labels, n));
-    calib_free(labels);
 }
 
 static void npy_stream(const char *path)
@@ -124,8 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *path = fuzz_write_input("in.npy", data, size);
 
     npy_memory(data, size);
-    npy_matrix(path);
-    npy_labels(path);
+    fuzz_read_matrix(path);
+    fuzz_read_labels(path);
     npy_stream(path);
     return 0;
 }

@@ -21,22 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define CHUNK (1u << 20)
 #define LANES 8
 #define MAX_REPS 100
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Sum of the float32 values of the .npy at path; -1 on error. */
 static int read_and_sum(const char *path, float *buf, double *out)
@@ -86,6 +75,7 @@ static int read_and_sum(const char *path, float *buf, double *out)
 
 int main(int argc, char **argv)
 {
+    double med;
     double t[MAX_REPS], sum = 0.0;
     float *buf;
     size_t reps;
@@ -111,9 +101,9 @@ int main(int argc, char **argv)
         t[r] = now() - t0;
     }
     free(buf);
-    qsort(t, reps, sizeof *t, cmp_double);
+    med = median(t, reps);  /* sorts t: t[0] is the best */
     printf("time_s=%.6f best_s=%.6f sum=%.17g\n",
-           reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]),
+           med,
            t[0], sum);
     return 0;
 }

@@ -24,20 +24,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #define MAX_REPS 100
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int fail(const char *what, const calib_error *err)
 {
@@ -47,6 +36,7 @@ static int fail(const char *what, const calib_error *err)
 
 int main(int argc, char **argv)
 {
+    double med;
     calib_matrix x = {0, 0, CALIB_FLOAT64, NULL};
     int64_t *labels = NULL;
     unsigned char *y = NULL;
@@ -115,9 +105,9 @@ int main(int argc, char **argv)
     best = t[0];
     for (size_t r = 1; r < reps; r++)
         best = t[r] < best ? t[r] : best;
-    qsort(t, reps, sizeof *t, cmp_double);
+    med = median(t, reps);  /* sorts t: t[0] is the best */
     printf("time_s=%.6f best_s=%.6f reps=%zu\n",
-           reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]),
+           med,
            best, reps);
     rc = 0;
 out:

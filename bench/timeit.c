@@ -19,20 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_REPS 100
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int run_once(char **argv, const char *out)
 {
@@ -56,6 +45,7 @@ static int run_once(char **argv, const char *out)
 
 int main(int argc, char **argv)
 {
+    double med;
     double t[MAX_REPS];
     struct rusage ru;
     size_t reps;
@@ -76,9 +66,9 @@ int main(int argc, char **argv)
         t[r] = now() - t0;
     }
     getrusage(RUSAGE_CHILDREN, &ru);
-    qsort(t, reps, sizeof *t, cmp_double);
+    med = median(t, reps);  /* sorts t: t[0] is the best */
     printf("time_s=%.6f best_s=%.6f max_rss_kb=%ld\n",
-           reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]),
+           med,
            t[0], ru.ru_maxrss);
     return 0;
 }

@@ -164,10 +164,13 @@ static double value_at(const calib_matrix *m, size_t idx)
 }
 
 /* Checks preds (and labels when not NULL) and gives the class count K:
- * cols, or 2 for a single column. */
+ * cols, or 2 for a single column. Logits' values are checked only when
+ * scan_logits is set: the temperature fit checks them in its first pass,
+ * which reads them anyway. */
 static calib_status check_input(const calib_matrix *preds,
                                 calib_input input, const int64_t *labels,
-                                size_t *k_out, calib_error *err)
+                                int scan_logits, size_t *k_out,
+                                calib_error *err)
 {
     size_t n, cols, k;
 
@@ -206,6 +209,8 @@ static calib_status check_input(const calib_matrix *preds,
             bad |= !(v[i] >= lo) | !(v[i] <= hi);
         if (!bad)
             n = 0;
+    } else if (input == CALIB_LOGITS && !scan_logits) {
+        n = 0;
     } else if (input == CALIB_LOGITS) {
         /* logits need only be finite: |v| <= max is false for NaN and
          * infinities; the same branch-free scan, over the whole matrix */
@@ -728,7 +733,7 @@ calib_status calib_model_apply(const calib_model *model,
     if (model == NULL || probs == NULL)
         return calib_failf(err, CALIB_E_ARGUMENT,
                            "calib_model_apply: NULL argument");
-    st = check_input(preds, input, NULL, &k, err);
+    st = check_input(preds, input, NULL, 1, &k, err);
     if (st != CALIB_OK)
         return st;
     if (k != model->classes)
@@ -973,6 +978,7 @@ calib_status calib_fit(calib_method method, const calib_matrix *preds,
     double *work = NULL, *probs = NULL;
     size_t k = 0, n;
     calib_status st;
+    int direct;
 
     if (out == NULL || labels == NULL)
         return calib_failf(err, CALIB_E_ARGUMENT, "calib_fit: NULL argument");
@@ -986,15 +992,17 @@ calib_status calib_fit(calib_method method, const calib_matrix *preds,
     st = check_options(opt, err);
     if (st != CALIB_OK)
         return st;
-    st = check_input(preds, input, labels, &k, err);
+    direct = method == CALIB_TEMPERATURE && input == CALIB_LOGITS &&
+             preds != NULL && preds->cols > 1;
+    st = check_input(preds, input, labels, !direct, &k, err);
     if (st != CALIB_OK)
         return st;
     n = preds->rows;
 
     /* temperature scaling on logits reads them where they are: no n x k
-     * copies, and the NLL before comes from the fit's first pass */
-    if (method == CALIB_TEMPERATURE && input == CALIB_LOGITS &&
-        preds->cols > 1) {
+     * copies, the NLL before comes from the fit's first pass, and that
+     * pass checks that the logits are finite */
+    if (direct) {
         model = model_new();
         if (model == NULL)
             return calib_failf(err, CALIB_E_NOMEM, "out of memory (fit)");

@@ -20,11 +20,15 @@
  * also forms the sums, and rows are split over threads. The start comes
  * from the same method on every 16th row (to a relative 1e-6), evaluated
  * in the same pass as beta = 1 (the NLL before; two sets of exps, one
- * reading), so the passes over all rows are usually three: that one, one
- * step that lands within ~1e-9, and the check at the result. The fit
- * stops when the last step, or the error left after it as predicted from
- * the last two steps (predicted_error), is at most opt->tolerance
- * relative (1e-12), and reports f and f' at the returned beta.
+ * reading), so the passes over all rows are usually two: that one and
+ * one Halley step. The fit stops when the last step, or the error left
+ * after it as predicted from the last two steps (predicted_error), is at
+ * most opt->tolerance relative (1e-12), and reports f and f' at the
+ * returned beta: from the Taylor expansion around the last pass when its
+ * remainder is provably negligible (at_result), else from a pass.
+ * The first pass over all rows also finds each row's maximum and range
+ * and checks that every logit is finite, so the logits are read no more
+ * often than the fit needs.
  *
  * Degenerate data: f' is nondecreasing, so f'(beta_min) >= 0 (in
  * particular f'(0) = mean_i (mean_j z_ij - z_iy) >= 0, e.g. constant
@@ -32,8 +36,9 @@
  * largest logit in every row (f' < 0 for every beta) or f'(beta_max) <= 0
  * puts it at T -> 0. Those fits end at T = CALIB_TEMPERATURE_MAX or _MIN
  * with status "temperature-to-infinity" or "temperature-to-zero". f'(1)
- * decides which end can matter: the other end is implied by monotonicity
- * and is not evaluated.
+ * decides which end can matter (the other is implied by monotonicity),
+ * and that end is evaluated only when a step would leave the bracket
+ * toward it, or after CHECK_END_AFTER passes.
  *
  * Sums run over fixed blocks of rows, each summed in row order (within a
  * row in eight fixed lanes), and the blocks are added in block order: the
@@ -83,6 +88,8 @@ typedef struct block_sums {
     double d2;
     double d3;
     size_t not_max;     /* rows whose true class is not the largest logit */
+    double range;       /* largest max - min of a row (passes that fill
+                         * the maxima; NaN when a logit is not finite) */
 } block_sums;
 
 typedef struct temp_data {
@@ -119,42 +126,56 @@ static double logit(const temp_data *d, size_t i, size_t j)
     return ((const double *)d->z)[i * d->k + j];
 }
 
-/* The largest logit of row i, in LANES lanes (max is exact: the order
- * does not matter). */
+/*
+ * The largest logit of row i, and in *range its largest minus its
+ * smallest, in LANES lanes (max and min are exact: the order does not
+ * matter). The same loop checks that every logit is finite: z - z is 0
+ * for a finite z and NaN for NaN and the infinities (which max and min
+ * would skip or keep), so a lane sum of them is 0 exactly when the row is
+ * finite, and *range is then NaN. No -ffast-math: z - z stays a
+ * subtraction.
+ */
+#define ROW_EXTENT(T)                                                       \
+    do {                                                                    \
+        const T *z = (const T *)d->z + i * k;                               \
+        T mx[LANES], mn[LANES], nf[LANES], hi, lo, bad;                     \
+        for (size_t l = 0; l < LANES; l++) {                                \
+            mx[l] = mn[l] = z[0];                                           \
+            nf[l] = 0;                                                      \
+        }                                                                   \
+        for (; j + LANES <= k; j += LANES)                                  \
+            for (size_t l = 0; l < LANES; l++) {                            \
+                T v = z[j + l];                                             \
+                mx[l] = v > mx[l] ? v : mx[l];                              \
+                mn[l] = v < mn[l] ? v : mn[l];                              \
+                nf[l] += v - v;                                             \
+            }                                                               \
+        for (; j < k; j++) {                                                \
+            mx[0] = z[j] > mx[0] ? z[j] : mx[0];                            \
+            mn[0] = z[j] < mn[0] ? z[j] : mn[0];                            \
+            nf[0] += z[j] - z[j];                                           \
+        }                                                                   \
+        hi = mx[0];                                                         \
+        lo = mn[0];                                                         \
+        bad = nf[0];                                                        \
+        for (size_t l = 1; l < LANES; l++) {                                \
+            hi = mx[l] > hi ? mx[l] : hi;                                   \
+            lo = mn[l] < lo ? mn[l] : lo;                                   \
+            bad += nf[l];                                                   \
+        }                                                                   \
+        *range = bad == 0 ? (double)hi - (double)lo : (double)NAN;          \
+        return (double)hi;                                                  \
+    } while (0)
+
 CALIB_TARGET_CLONES
-static double row_max_of(const temp_data *d, size_t i)
+static double row_extent(const temp_data *d, size_t i, double *range)
 {
     size_t k = d->k, j = 0;
 
-    if (d->dtype == CALIB_FLOAT32) {
-        const float *z = (const float *)d->z + i * k;
-        float mx[LANES], m;
-        for (size_t l = 0; l < LANES; l++)
-            mx[l] = z[0];
-        for (; j + LANES <= k; j += LANES)
-            for (size_t l = 0; l < LANES; l++)
-                mx[l] = z[j + l] > mx[l] ? z[j + l] : mx[l];
-        for (; j < k; j++)
-            mx[0] = z[j] > mx[0] ? z[j] : mx[0];
-        m = mx[0];
-        for (size_t l = 1; l < LANES; l++)
-            m = mx[l] > m ? mx[l] : m;
-        return (double)m;
-    } else {
-        const double *z = (const double *)d->z + i * k;
-        double mx[LANES], m;
-        for (size_t l = 0; l < LANES; l++)
-            mx[l] = z[0];
-        for (; j + LANES <= k; j += LANES)
-            for (size_t l = 0; l < LANES; l++)
-                mx[l] = z[j + l] > mx[l] ? z[j + l] : mx[l];
-        for (; j < k; j++)
-            mx[0] = z[j] > mx[0] ? z[j] : mx[0];
-        m = mx[0];
-        for (size_t l = 1; l < LANES; l++)
-            m = mx[l] > m ? mx[l] : m;
-        return m;
-    }
+    /* float32 and float64 apart, so that gcc vectorises each */
+    if (d->dtype == CALIB_FLOAT32)
+        ROW_EXTENT(float);
+    ROW_EXTENT(double);
 }
 
 /* Per-lane sums S_r = sum e d^r, r = 0..3, of one row at one beta. */
@@ -289,6 +310,12 @@ static void row_terms(const temp_data *data, size_t i, double m,
         row_finish(data, i, m, beta[b], &acc[b], &s[b]);
 }
 
+/* The larger of two row ranges, NaN (a logit not finite) winning. */
+static double wider(double a, double b)
+{
+    return b > a || b != b ? b : a;
+}
+
 /* Sums over the pass's rows [r0, r1) (row r of the pass is data row
  * r * row_stride), one block_sums per beta. */
 static void sum_rows(const nll_job *job, size_t r0, size_t r1,
@@ -296,14 +323,16 @@ static void sum_rows(const nll_job *job, size_t r0, size_t r1,
 {
     const temp_data *data = job->data;
     block_sums s[MAX_BETAS];
+    double range = 0.0;
 
     memset(s, 0, sizeof s);
     for (size_t r = r0; r < r1; r++) {
         size_t i = r * job->row_stride;
-        double m;
+        double m, w;
 
         if (data->fill_max) {
-            m = row_max_of(data, i);
+            m = row_extent(data, i, &w);
+            range = wider(range, w);
             if (data->row_max != NULL)
                 data->row_max[i] = m;
         } else {
@@ -311,6 +340,8 @@ static void sum_rows(const nll_job *job, size_t r0, size_t r1,
         }
         row_terms(data, i, m, job->beta, job->n_betas, s);
     }
+    for (size_t b = 0; b < job->n_betas; b++)
+        s[b].range = range;
     memcpy(out, s, job->n_betas * sizeof *out);
 }
 
@@ -406,6 +437,7 @@ static void pass_n(const temp_data *data, const double *beta,
                 total[v].d2 += one[v].d2;
                 total[v].d3 += one[v].d3;
                 total[v].not_max += one[v].not_max;
+                total[v].range = wider(total[v].range, one[v].range);
             }
         }
     } else {
@@ -420,6 +452,7 @@ static void pass_n(const temp_data *data, const double *beta,
                 total[v].d2 += bs->d2;
                 total[v].d3 += bs->d3;
                 total[v].not_max += bs->not_max;
+                total[v].range = wider(total[v].range, bs->range);
             }
         }
         if (blocks != stack_blocks)
@@ -431,6 +464,7 @@ static void pass_n(const temp_data *data, const double *beta,
         mean[v].d2 = total[v].d2 / (double)rows;
         mean[v].d3 = total[v].d3 / (double)rows;
         mean[v].not_max = total[v].not_max;
+        mean[v].range = total[v].range;
     }
 }
 
@@ -500,6 +534,7 @@ typedef struct search {
     int lo_known, hi_known;
     size_t iterations;
     const char *status;
+    double at;                  /* the beta at which *last was evaluated */
     const block_sums *first;    /* the sums at the start, if known */
 } search;
 
@@ -518,6 +553,7 @@ static double solve(search *sr, double beta, block_sums *last)
         else
             pass(sr->data, beta, sr->row_stride, sr->threads, &s);
         *last = s;
+        sr->at = beta;
         if (s.d1 == 0.0) {
             sr->status = "converged";
             return beta;
@@ -537,16 +573,18 @@ static double solve(search *sr, double beta, block_sums *last)
             if (e.d1 <= 0.0) {
                 sr->status = "temperature-to-zero";
                 *last = e;
+                sr->at = sr->hi;
                 return sr->hi;
             }
             sr->hi_known = 1;
         }
-        if (!(next > sr->lo) && !sr->lo_known) {
+        if ((!(next > sr->lo) || it >= CHECK_END_AFTER) && !sr->lo_known) {
             block_sums e;
             pass(sr->data, sr->lo, sr->row_stride, sr->threads, &e);
             if (e.d1 >= 0.0) {
                 sr->status = "temperature-to-infinity";
                 *last = e;
+                sr->at = sr->lo;
                 return sr->lo;
             }
             sr->lo_known = 1;
@@ -630,6 +668,50 @@ static int widen_high(const temp_data *data, unsigned threads, search *sr)
     return 0;
 }
 
+/*
+ * The NLL and f' at beta, where the last pass was at sr->at. The step h =
+ * beta - sr->at is usually small (Halley's last step), and then the
+ * Taylor expansion to third order around sr->at gives both without a
+ * pass. The remainders are at most |f4| h^4 / 24 and |f4| |h|^3 / 6,
+ * where f4, the fourth derivative, is the mean over rows of the fourth
+ * cumulant of z under p; for rows whose logits span at most R it lies in
+ * [-3 R^4 / 16, R^4 / 12]. The expansion is used when the NLL's remainder
+ * is below 1e-17 of the NLL (under the rounding of a pass) and f''s is
+ * below what the tolerance allows (f'' tol beta: the f' of a beta off by
+ * tol relative); otherwise a pass evaluates them.
+ */
+static void at_result(const temp_data *data, double beta, const search *sr,
+                      double range, block_sums *last)
+{
+    double h = beta - sr->at, hr = fabs(h) * range;
+    double nll_rem = hr * hr * hr * hr * (3.0 / 16.0 / 24.0);
+    double d1_rem = hr * hr * hr * range * (3.0 / 16.0 / 6.0);
+
+    if (h == 0.0)
+        return;
+    if (nll_rem <= 1e-17 * fabs(last->nll) &&
+        d1_rem <= sr->tol * beta * last->d2) {
+        block_sums s = *last;
+        last->nll = s.nll + h * (s.d1 + h * (s.d2 / 2.0 + h * s.d3 / 6.0));
+        last->d1 = s.d1 + h * (s.d2 + h * s.d3 / 2.0);
+        last->d2 = s.d2 + h * s.d3;
+        return;
+    }
+    pass(data, beta, 1, sr->threads, last);
+}
+
+/* A logit that is not finite: the first one, by row and column. */
+static calib_status not_finite(const temp_data *d, calib_error *err)
+{
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t j = 0; j < d->k; j++)
+            if (!isfinite(logit(d, i, j)))
+                return calib_fail(err, CALIB_E_VALUE, NULL, (int64_t)i, -1,
+                                  -1, "column %zu: value %g is not finite",
+                                  j, logit(d, i, j));
+    return calib_failf(err, CALIB_E_VALUE, "a logit is not finite");
+}
+
 calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
                                           size_t n, size_t k,
                                           const int64_t *labels,
@@ -691,9 +773,15 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
     at_one = both[0];
     at_start = start != 1.0 ? both[1] : both[0];
     data.fill_max = 0;
+    if (isnan(at_one.range)) {
+        calib_status st = not_finite(&data, err);
+        calib_free(data.row_max);
+        return st;
+    }
     fi.nll_before = at_one.nll;
     last = at_one;
-    if (at_one.d1 >= 0.0) {
+    if (at_one.d1 == 0.0) {
+        /* constant rows (f' = 0 for every beta) or a root at T = 1 */
         block_sums e;
         pass(&data, beta_min, 1, opt->threads, &e);
         if (e.d1 >= 0.0 && widen_low(&data, opt->threads, &sr, &e) != 0) {
@@ -715,6 +803,8 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
         goto done;
     }
     if (at_one.d1 > 0.0) {
+        /* the optimum is at T > 1; T -> infinity is found by the search
+         * when a step would leave [beta_min, 1] */
         sr.hi = 1.0;
         sr.hi_known = 1;
     } else {
@@ -733,6 +823,20 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
     /* all rows, from there; the final pass is at the returned beta */
     sr.row_stride = 1;
     beta = solve(&sr, beta, &last);
+    if (strcmp(sr.status, "temperature-to-infinity") == 0) {
+        block_sums e = last;
+        double old_lo = sr.lo;
+
+        if (widen_low(&data, opt->threads, &sr, &e) == 0) {
+            size_t before = sr.iterations;
+            sr.hi = old_lo;
+            sr.hi_known = 1;
+            sr.lo_known = 1;
+            sr.first = NULL;
+            beta = solve(&sr, sr.hi, &last);
+            sr.iterations += before;
+        }
+    }
     if (strcmp(sr.status, "temperature-to-zero") == 0 &&
         widen_high(&data, opt->threads, &sr) == 0) {
         size_t before = sr.iterations;
@@ -741,7 +845,7 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
     }
     fi.iterations = sr.iterations;
     if (strncmp(sr.status, "temperature-to-", 15) != 0)
-        pass(&data, beta, 1, opt->threads, &last);
+        at_result(&data, beta, &sr, at_one.range, &last);
 
 done:
     calib_free(data.row_max);

@@ -301,7 +301,7 @@ awk -v e="$t_exact" -v c="$t_calib" -v t="$t_torch" 'BEGIN {
         printf "               PyTorch LBFGS recipe %s, gap %.3g\n", t, t - e
 }'
 echo "  calib fit: $(kv status "$tf"), $(kv iterations "$tf") iterations;" \
-     "PyTorch threads: $(kv threads "$th_line")"
+     "PyTorch threads: $(kv threads "$tt_line")"
 fi
 if [ -s "$work/peers.err" ]; then
     echo "peer messages:"

@@ -39,11 +39,17 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Fewest rows worth a thread of their own. */
 #define CALIB_MIN_ROWS 64
+
+/* Values per block of rows that the threads of one calib_accumulator_add
+ * take in turn (at least one row): small enough that no thread waits long
+ * for another at the end, large enough that taking one costs nothing. */
+#define BLOCK_VALUES 65536
 
 /* Bins beyond this are refused: the classwise cells (K x M) would be
  * mostly empty and the reliability table unreadable. */
@@ -216,14 +222,24 @@ static size_t acc_cells(const calib_accumulator *acc)
  * Rows
  * ------------------------------------------------------------------------ */
 
-/* One thread's share of an add: rows [begin, end) of the chunk. */
+/* The blocks of one calib_accumulator_add, shared by its threads. */
+typedef struct block_queue {
+    atomic_size_t next;     /* the next block to take */
+    atomic_size_t first_bad;    /* lowest row that failed, or SIZE_MAX */
+    size_t n_blocks;
+    size_t block_rows;
+    size_t rows;
+} block_queue;
+
+/* One thread of an add, with its own sums. */
 typedef struct worker {
     const calib_accumulator *acc;
     const void *preds;
     calib_dtype dtype;
     const int64_t *labels;
-    size_t begin;
-    size_t end;
+    block_queue *queue;
+    size_t rows_done;       /* rows added to sums */
+    size_t bad_row;         /* the chunk row that failed (status set) */
     size_t first_row;       /* absolute index of the chunk's row 0 */
     calib_pair *pairs;      /* the chunk's pairs, indexed like its rows */
     double *t;              /* scratch: z - max, or the probabilities */
@@ -823,12 +839,14 @@ static void add_row(worker *w, size_t i, const row_result *r)
         sums_fold(s, acc_cells(acc));
 }
 
-static void run_worker(worker *w)
+/* Rows [begin, end) into w's sums; 0, or -1 with w->status and
+ * w->bad_row set at the first row that fails. */
+static int run_rows(worker *w, size_t begin, size_t end)
 {
     const calib_accumulator *acc = w->acc;
     size_t k = acc->cols;
 
-    for (size_t i = w->begin; i < w->end; i++) {
+    for (size_t i = begin; i < end; i++) {
         row_result r;
         calib_status st;
 
@@ -841,7 +859,8 @@ static void run_worker(worker *w)
                        (long long)r.label, acc->classes);
             calib_error_set_field(&w->err, "labels");
             w->status = CALIB_E_VALUE;
-            return;
+            w->bad_row = i;
+            return -1;
         }
         if (k > 1 && acc->input == CALIB_LOGITS) {
             st = row_logits(w, i, &r);
@@ -849,17 +868,51 @@ static void run_worker(worker *w)
             load_row(w, i, k);
             st = k == 1 ? row_binary(w, i, &r) : row_probs(w, i, &r);
         }
-        if (st != CALIB_OK)
-            return;
+        if (st != CALIB_OK) {
+            w->bad_row = i;
+            return -1;
+        }
         add_row(w, i, &r);
+    }
+    return 0;
+}
+
+/*
+ * Takes blocks of rows from the queue until none is left. Every sum is
+ * exact, so which thread adds which block changes no bit. A failing row
+ * stops this thread and lowers queue->first_bad; the others still finish
+ * every block that starts before it, so the lowest failure over the
+ * threads is the chunk's first bad row.
+ */
+static void run_worker(worker *w)
+{
+    block_queue *q = w->queue;
+
+    for (;;) {
+        size_t b = atomic_fetch_add(&q->next, 1), begin, end, bad;
+
+        if (b >= q->n_blocks)
+            break;
+        begin = b * q->block_rows;
+        end = begin + q->block_rows < q->rows ? begin + q->block_rows
+                                              : q->rows;
+        if (begin > atomic_load(&q->first_bad))
+            break;      /* later blocks start later still */
+        if (run_rows(w, begin, end) != 0) {
+            bad = atomic_load(&q->first_bad);
+            while (w->bad_row < bad &&
+                   !atomic_compare_exchange_weak(&q->first_bad, &bad,
+                                                 w->bad_row))
+                ;
+            return;
+        }
+        w->rows_done += end - begin;
     }
 
     /* every row put each class in bin 0 first (add_classwise) */
-    if (acc->has_classwise) {
-        uint64_t rows = (uint64_t)(w->end - w->begin);
-        for (size_t j = 0; j < acc->classes; j++)
-            w->sums.cw_count[j] += rows;
-    }
+    if (w->acc->has_classwise)
+        for (size_t j = 0; j < w->acc->classes; j++)
+            w->sums.cw_count[j] += (uint64_t)w->rows_done;
 }
 
 static void *worker_main(void *arg)
@@ -1020,7 +1073,8 @@ calib_status calib_accumulator_add(calib_accumulator *acc, const void *preds,
                                    size_t rows, size_t first_row,
                                    calib_error *err)
 {
-    size_t blocks, n_workers, cells, per, started = 0;
+    size_t blocks, n_workers, cells, started = 0, bad = SIZE_MAX;
+    block_queue queue;
     worker *workers = NULL;
     pthread_t *threads = NULL;
     calib_status st = CALIB_OK;
@@ -1042,16 +1096,19 @@ calib_status calib_accumulator_add(calib_accumulator *acc, const void *preds,
     if (st != CALIB_OK)
         return st;
 
-    /* contiguous runs of about equal length, one per thread, none
-     * shorter than CALIB_MIN_ROWS: every sum is exact, so the split
-     * changes no bit (whole blocks of 1024 rows, as before, left the
-     * second thread 49 of the 2097 rows of an 8 MiB chunk of 1000
-     * float32 classes) */
+    /* a thread per CALIB_MIN_ROWS rows at most, taking blocks of about
+     * BLOCK_VALUES values in turn: a thread slowed down (by the reader of
+     * the next chunk on the same core, say) takes fewer, and none waits
+     * long for another at the end */
     cells = acc_cells(acc);
     blocks = (rows + CALIB_MIN_ROWS - 1) / CALIB_MIN_ROWS;
     n_workers = acc->opt.threads < blocks ? acc->opt.threads : blocks;
-    per = (rows + n_workers - 1) / n_workers;
-    n_workers = (rows + per - 1) / per;
+    queue.block_rows = acc->cols < BLOCK_VALUES ? BLOCK_VALUES / acc->cols
+                                                : 1;
+    queue.rows = rows;
+    queue.n_blocks = (rows + queue.block_rows - 1) / queue.block_rows;
+    atomic_init(&queue.next, 0);
+    atomic_init(&queue.first_bad, SIZE_MAX);
     workers = calib_calloc(n_workers, sizeof *workers);
     threads = calib_calloc(n_workers, sizeof *threads);
     if (workers == NULL || threads == NULL) {
@@ -1065,8 +1122,7 @@ calib_status calib_accumulator_add(calib_accumulator *acc, const void *preds,
         w->preds = preds;
         w->dtype = dtype;
         w->labels = labels;
-        w->begin = t * per;
-        w->end = w->begin + per < rows ? w->begin + per : rows;
+        w->queue = &queue;
         w->first_row = first_row;
         w->pairs = acc->pairs + acc->n_pairs;
         calib_error_clear(&w->err);
@@ -1094,15 +1150,17 @@ calib_status calib_accumulator_add(calib_accumulator *acc, const void *preds,
     for (size_t t = 1; t <= started; t++)
         pthread_join(threads[t], NULL);
 
-    /* the lowest failing run holds the first bad row */
+    /* the lowest failing row is the first bad row */
     for (size_t t = 0; t < n_workers; t++) {
-        if (workers[t].status != CALIB_OK) {
+        if (workers[t].status != CALIB_OK && workers[t].bad_row < bad) {
+            bad = workers[t].bad_row;
             st = workers[t].status;
             if (err != NULL)
                 *err = workers[t].err;
-            goto done;
         }
     }
+    if (st != CALIB_OK)
+        goto done;
     for (size_t t = 0; t < n_workers; t++)
         sums_merge(&acc->sums, &workers[t].sums, acc->edges.n_bins, cells);
     acc->n_pairs += rows;

@@ -204,8 +204,65 @@ static void check_case(size_t n, size_t k, double scale)
     free(y);
 }
 
+/*
+ * The threads take blocks of rows in turn (src/accumulate.c), so a bad
+ * row late in one thread's blocks may be found before an earlier one in
+ * another's: the error must still name the first bad row, for any number
+ * of threads, and a bad label and a bad logit compete by row alone.
+ */
+static void check_first_bad_row(void)
+{
+    enum { N = 1000, K = 1000, REPEATS = 10 };
+    double *z = malloc((size_t)N * K * sizeof *z);
+    int64_t *y = malloc(N * sizeof *y);
+    /* {a bad logit, a bad label}: blocks are 65 rows of 1000 values, so
+     * 130 starts block 2 and is met at once, while 129 ends block 1 */
+    const size_t bad_rows[][2] = {{130, 129}, {129, 130}, {195, 194},
+                                  {990, 70}, {600, 601}, {0, 13}};
+    unsigned threads[] = {1, 2, 3, 8};
+
+    CHECK(z != NULL && y != NULL);
+    if (z == NULL || y == NULL)
+        goto out;
+    for (size_t i = 0; i < (size_t)N * K; i++)
+        z[i] = uniform01();
+    for (size_t i = 0; i < N; i++)
+        y[i] = (int64_t)(i % K);
+    for (size_t c = 0; c < sizeof bad_rows / sizeof bad_rows[0]; c++) {
+        size_t late = bad_rows[c][0], early = bad_rows[c][1];
+        size_t first = late < early ? late : early;
+        calib_matrix m = {N, K, CALIB_FLOAT64, z};
+
+        z[late * K + 3] = NAN;      /* a logit that is not finite */
+        y[early] = K;               /* a label out of range */
+        /* repeated: which thread meets which bad row first varies */
+        for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+            for (int r = 0; r < (threads[t] > 1 ? REPEATS : 1); r++) {
+                calib_eval_options opt;
+                calib_metrics m1;
+                calib_error err;
+
+                calib_eval_options_default(&opt);
+                opt.threads = threads[t];
+                CHECK_STATUS(calib_evaluate(&m, CALIB_LOGITS, y, &opt, &m1,
+                                            &err), CALIB_E_VALUE);
+                CHECK(err.row == (int64_t)first);
+                CHECK(strcmp(err.field, first == early ? "labels"
+                                                       : "predictions")
+                      == 0);
+            }
+        }
+        z[late * K + 3] = 0.5;
+        y[early] = (int64_t)(early % K);
+    }
+out:
+    free(z);
+    free(y);
+}
+
 int main(void)
 {
+    check_first_bad_row();
     check_case(3000, 10, 3.0);
     check_case(2100, 301, 4.0);    /* a tail after the lanes of 8 */
     check_case(400, 1000, 6.0);

@@ -40,6 +40,10 @@ size_t calib_mul_size(size_t n, size_t size, int *overflow);
 /* Number of online processors, at least 1. */
 unsigned calib_cpu_count(void);
 
+/* Sorts a[0..n) ascending with tmp[0..n) as scratch (sort.c); returns the
+ * array, a or tmp, that holds the result. */
+uint64_t *calib_radix_sort(uint64_t *a, uint64_t *tmp, size_t n);
+
 /*
  * An exact fixed-point sum: a signed 128-bit integer counting units of
  * 2^-64, held as two 64-bit words so that the code stays C11. Adding a

@@ -37,12 +37,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* 8-bit digits: 256 counters per pass stay in L1 and the scatter writes
- * to 256 streams, which the caches follow; 8 passes at most. */
-#define RADIX_BITS 8
-#define RADIX_SIZE (1u << RADIX_BITS)
-#define RADIX_PASSES (64 / RADIX_BITS)
-
 #define SIGN_BIT (UINT64_C(1) << 63)
 
 typedef struct block {
@@ -70,42 +64,6 @@ static double key_value(uint64_t u)
     u = (u & SIGN_BIT) ? u & ~SIGN_BIT : ~u;
     memcpy(&x, &u, sizeof x);
     return x;
-}
-
-/* Sorts a[0..n) ascending with tmp[0..n) as scratch; returns the array
- * (a or tmp) that holds the result. */
-static uint64_t *radix_sort(uint64_t *a, uint64_t *tmp, size_t n)
-{
-    size_t count[RADIX_PASSES][RADIX_SIZE];
-
-    memset(count, 0, sizeof count);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u = a[i];
-        for (unsigned d = 0; d < RADIX_PASSES; d++)
-            count[d][(u >> (d * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
-    }
-    for (unsigned d = 0; d < RADIX_PASSES; d++) {
-        size_t *c = count[d], pos = 0;
-        unsigned shift = d * RADIX_BITS;
-
-        if (n == 0 || c[(a[0] >> shift) & (RADIX_SIZE - 1)] == n)
-            continue;   /* one digit value for every key: nothing moves */
-        for (unsigned b = 0; b < RADIX_SIZE; b++) {
-            size_t here = c[b];
-            c[b] = pos;
-            pos += here;
-        }
-        for (size_t i = 0; i < n; i++) {
-            uint64_t u = a[i];
-            tmp[c[(u >> shift) & (RADIX_SIZE - 1)]++] = u;
-        }
-        {
-            uint64_t *swap = a;
-            a = tmp;
-            tmp = swap;
-        }
-    }
-    return a;
 }
 
 /* Whether block l's mean is >= block r's: l.pos / l.count >=
@@ -151,8 +109,8 @@ calib_status calib_isotonic_fit(const double *x, const unsigned char *y,
             keys[--n_neg] = order_key(x[k]);
     }
     n_neg = n - n_pos;
-    pos = radix_sort(keys, tmp, n_pos);
-    neg = radix_sort(keys + n_pos, tmp + n_pos, n_neg);
+    pos = calib_radix_sort(keys, tmp, n_pos);
+    neg = calib_radix_sort(keys + n_pos, tmp + n_pos, n_neg);
 
     /* merge the two runs: each distinct x with its counts, pooled into
      * the stack of blocks as it arrives */

@@ -93,12 +93,70 @@ static void width_table(const calib_accumulator *acc, calib_bin *bins)
     }
 }
 
+/*
+ * The pairs sorted by confidence, as keys: for a confidence in [0, 1] the
+ * IEEE-754 bits are below 2^62 and ordered as the values, so (bits << 1)
+ * | hit sorts by confidence (ties in any order: the table takes tied
+ * confidences together and sums exactly). Radix-sorted; NULL without
+ * memory or when a pair does not fit (a confidence outside [0, 1]), and
+ * the caller then sorts the pairs themselves.
+ */
+static uint64_t *sorted_keys(const calib_pair *pairs, size_t n)
+{
+    uint64_t *keys = calib_malloc(n * sizeof *keys);
+    uint64_t *tmp = calib_malloc(n * sizeof *tmp), *out;
+
+    if (keys == NULL || tmp == NULL) {
+        calib_free(keys);
+        calib_free(tmp);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double c = pairs[i].confidence + 0.0;   /* -0 becomes +0 */
+        uint64_t u;
+
+        if (!(c >= 0.0 && c <= 1.0) || pairs[i].hit > 1) {
+            calib_free(keys);
+            calib_free(tmp);
+            return NULL;
+        }
+        memcpy(&u, &c, sizeof u);
+        keys[i] = u << 1 | pairs[i].hit;
+    }
+    out = calib_radix_sort(keys, tmp, n);
+    calib_free(out == keys ? tmp : keys);
+    return out;
+}
+
+static double key_confidence(uint64_t key)
+{
+    double c;
+
+    key >>= 1;
+    memcpy(&c, &key, sizeof c);
+    return c;
+}
+
 static int compare_confidence(const void *a, const void *b)
 {
     double x = ((const calib_pair *)a)->confidence;
     double y = ((const calib_pair *)b)->confidence;
 
     return (x > y) - (x < y);
+}
+
+/* Confidence and outcome i of the sorted pairs: keys when sorted_keys
+ * made them, else pairs sorted by qsort. */
+static double conf_at(const uint64_t *keys, const calib_pair *sorted,
+                      size_t i)
+{
+    return keys != NULL ? key_confidence(keys[i]) : sorted[i].confidence;
+}
+
+static uint64_t hit_at(const uint64_t *keys, const calib_pair *sorted,
+                       size_t i)
+{
+    return keys != NULL ? keys[i] & 1 : sorted[i].hit;
 }
 
 /* The equal-mass table: *n_out <= M rows, lo and hi the smallest and the
@@ -109,17 +167,24 @@ static calib_status mass_table(const calib_accumulator *acc,
 {
     size_t n = acc->n_pairs, m = acc->edges.n_bins, start = 0, used = 0;
     uint64_t q = n / m, r = n % m;
-    calib_pair *sorted = calib_calloc(n, sizeof *sorted);
+    uint64_t *keys = sorted_keys(acc->pairs, n);
+    calib_pair *sorted = NULL;
     calib_bin *bins = calib_calloc(m, sizeof *bins);
 
-    if (sorted == NULL || bins == NULL) {
+    if (keys == NULL) {
+        sorted = calib_malloc(n * sizeof *sorted);
+        if (sorted != NULL) {
+            memcpy(sorted, acc->pairs, n * sizeof *sorted);
+            qsort(sorted, n, sizeof *sorted, compare_confidence);
+        }
+    }
+    if ((keys == NULL && sorted == NULL) || bins == NULL) {
+        calib_free(keys);
         calib_free(sorted);
         calib_free(bins);
         return calib_failf(err, CALIB_E_NOMEM,
                            "no memory to sort %zu confidences", n);
     }
-    memcpy(sorted, acc->pairs, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, compare_confidence);
 
     for (uint64_t b = 1; b <= m; b++) {
         /* floor(b N / M + 1/2), without forming b N */
@@ -130,18 +195,20 @@ static calib_status mass_table(const calib_accumulator *acc,
         end = end > n ? n : end;
         if (end <= start)
             continue;
-        while (end < n && sorted[end].confidence == sorted[end - 1].confidence)
+        while (end < n && conf_at(keys, sorted, end) ==
+                              conf_at(keys, sorted, end - 1))
             end++;
         for (size_t i = start; i < end; i++) {
-            calib_xsum_add(&sum, sorted[i].confidence);
-            hits += sorted[i].hit;
+            calib_xsum_add(&sum, conf_at(keys, sorted, i));
+            hits += hit_at(keys, sorted, i);
         }
-        bins[used].lo = sorted[start].confidence;
-        bins[used].hi = sorted[end - 1].confidence;
+        bins[used].lo = conf_at(keys, sorted, start);
+        bins[used].hi = conf_at(keys, sorted, end - 1);
         fill_bin(&bins[used], end - start, hits, calib_xsum_value(&sum));
         used++;
         start = end;
     }
+    calib_free(keys);
     calib_free(sorted);
     *out = bins;
     *n_out = used;

@@ -143,4 +143,10 @@ int cli_read_inputs(const char *command, const char *path,
  * exit with 130 / 143. */
 void cli_install_signal_handlers(void);
 
+/* While a file is mapped: a SIGBUS (the file shrank under the mapping)
+ * prints "calib: PATH: the file shrank while it was being read" and exits
+ * with status 4, as a truncated file does. */
+void cli_watch_mapped_file(const char *path);
+void cli_unwatch_mapped_file(void);
+
 #endif /* CALIB_CLI_H */

@@ -10,12 +10,15 @@
  * of the input name the file that holds it (the library says which input
  * in calib_error.field).
  *
- * A plain .npy of predictions streams: it is read STREAM_BYTES at a time,
- * into two buffers in turn (a thread reads the next chunk while the
- * current one is computed), and each chunk is added to a calib_accumulator
- * with its absolute first row, so a file larger than memory is evaluated
- * in a bounded space (the labels, 8 bytes per row, and the equal-mass pairs,
- * 16 bytes per row, stay in memory). The accumulator's sums are exact, so
+ * A plain .npy of predictions streams, STREAM_BYTES at a time: each chunk
+ * is mapped from the file in place (calib_npy_stream_map: no copy, no
+ * buffer; a file that shrinks meanwhile raises SIGBUS, reported as a
+ * truncated file), or where that is not possible read into two buffers in
+ * turn (a thread reads the next chunk while the current one is computed).
+ * Each chunk is added to a calib_accumulator with its absolute first row,
+ * so a file larger than memory is evaluated in a bounded space (the
+ * labels, 8 bytes per row, and the equal-mass pairs, 16 bytes per row,
+ * stay in memory). The accumulator's sums are exact, so
  * chunking changes no bit of the output. Other inputs are read whole. On
  * a terminal, work that lasts more than a second shows a progress line on
  * stderr, erased at the end.
@@ -31,9 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Bytes of predictions read per chunk when streaming a .npy (two such
- * buffers are in memory). */
-#define STREAM_BYTES ((size_t)8 << 20)
+/* Bytes of predictions per chunk when streaming a .npy (one mapped, or
+ * two buffers read in turn). */
+#define STREAM_BYTES ((size_t)16 << 20)
 
 /* Seconds before the progress line appears, and between its updates. */
 #define PROGRESS_AFTER 1.0
@@ -435,6 +438,8 @@ static int stream_npy(const eval_args *a, const char *path,
     int64_t *labels = NULL;
     void *buf[2] = {NULL, NULL};
     chunk_read cur, next;
+    calib_npy_view view;
+    calib_status map_st;
     int rc = 0, which = 0;
 
     calib_error_clear(&err);
@@ -477,23 +482,49 @@ static int stream_npy(const eval_args *a, const char *path,
         chunk_rows = 1;
     if (chunk_rows > rows)
         chunk_rows = rows;
+    if (calib_accumulator_alloc(cols, input, &a->eval, &acc, &err)
+        != CALIB_OK) {
+        rc = cli_fail(&err, 0);
+        goto done;
+    }
+    progress_init(&prog);
+
+    /* the rows in place, mapped from the file (no copy), when the system
+     * maps it; a SIGBUS from a file that shrinks meanwhile is reported */
+    map_st = calib_npy_stream_map(s, chunk_rows, &view, &err);
+    if (map_st == CALIB_OK) {
+        cli_watch_mapped_file(path);
+        while (rc == 0 && view.n_rows > 0) {
+            if (calib_accumulator_add(acc, view.rows, dtype, labels + done,
+                                      view.n_rows, done, &err) != CALIB_OK)
+                rc = fail_in(&err, path, a->labels);
+            done += view.n_rows;
+            calib_npy_view_release(&view);
+            progress_update(&prog, done, rows);
+            if (rc == 0 &&
+                calib_npy_stream_map(s, chunk_rows, &view, &err) != CALIB_OK)
+                rc = cli_fail(&err, 0);
+        }
+        calib_npy_view_release(&view);
+        cli_unwatch_mapped_file();
+        goto finish;
+    }
+    if (map_st != CALIB_E_UNSUPPORTED) {
+        rc = cli_fail(&err, 0);
+        goto finish;
+    }
+
     buf[0] = calib_malloc(chunk_rows * cols * item);
     buf[1] = chunk_rows < rows ? calib_malloc(chunk_rows * cols * item)
                                : NULL;
     if (buf[0] == NULL || (chunk_rows < rows && buf[1] == NULL)) {
         cli_error("eval: out of memory for a chunk of %zu rows", chunk_rows);
         rc = cli_exit_status(CALIB_E_NOMEM, 0);
-        goto done;
-    }
-    if (calib_accumulator_alloc(cols, input, &a->eval, &acc, &err)
-        != CALIB_OK) {
-        rc = cli_fail(&err, 0);
-        goto done;
+        goto finish;
     }
 
     /* read chunk c + 1 on a thread while chunk c is computed; without a
      * thread, the read simply happens after the computation */
-    progress_init(&prog);
     cur.s = next.s = s;
     cur.max_rows = next.max_rows = chunk_rows;
     cur.buf = buf[0];
@@ -529,6 +560,7 @@ static int stream_npy(const eval_args *a, const char *path,
     }
     if (rc == 0 && cur.status != CALIB_OK)
         rc = cli_fail(&cur.err, 0);
+finish:
     progress_end(&prog);
     if (rc == 0 && calib_accumulator_finish(acc, m, &err) != CALIB_OK)
         rc = fail_in(&err, path, a->labels);

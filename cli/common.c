@@ -138,6 +138,53 @@ void cli_install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* The SIGBUS message, made before the signal can come. */
+static char bus_message[1024];
+static size_t bus_length;
+
+static void on_bus(int sig)
+{
+    ssize_t ignored;
+
+    (void)sig;
+    ignored = write(STDERR_FILENO, bus_message, bus_length);
+    (void)ignored;
+    calib_remove_pending_files();
+    _exit(EXIT_INPUT_FORMAT);
+}
+
+void cli_watch_mapped_file(const char *path)
+{
+    struct sigaction sa;
+    int len = snprintf(bus_message, sizeof bus_message,
+                       "calib: %s: the file shrank while it was being "
+                       "read\n", path);
+
+    if (len < 0 || (size_t)len >= sizeof bus_message) {
+        /* a name too long for the buffer: keep its end, where the
+         * file's own name is */
+        const char *tail = path + strlen(path) - 900;
+        len = snprintf(bus_message, sizeof bus_message,
+                       "calib: ...%s: the file shrank while it was being "
+                       "read\n", tail);
+    }
+    bus_length = len > 0 ? (size_t)len : 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_bus;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+void cli_unwatch_mapped_file(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
 int cli_is_csv(const char *path)
 {
     const char *dot = strrchr(path, '.');

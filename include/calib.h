@@ -223,6 +223,29 @@ calib_status calib_npy_stream_read(calib_npy_stream *s, void *chunk,
 void calib_npy_stream_close(calib_npy_stream *s);
 
 /*
+ * The next rows of a stream without a copy: the file's pages mapped
+ * read-only (mmap), so no buffer is filled and the kernel's page cache is
+ * read in place. view->rows holds view->n_rows x cols values of the
+ * stream's dtype, 0 rows at the end, and stays valid until
+ * calib_npy_view_release, across later reads and maps of the same stream.
+ * A stream whose bytes are not in the host's order, or that the system
+ * will not map, gives CALIB_E_UNSUPPORTED and consumes nothing: read it
+ * with calib_npy_stream_read. As with any mapping, a file truncated while
+ * a view of it is in use raises SIGBUS when the vanished rows are read;
+ * the calib CLI reports that as a file that shrank (exit status 4).
+ */
+typedef struct calib_npy_view {
+    const void *rows;
+    size_t n_rows;
+    void *map;              /* the mapping, for calib_npy_view_release */
+    size_t map_bytes;
+} calib_npy_view;
+
+calib_status calib_npy_stream_map(calib_npy_stream *s, size_t max_rows,
+                                  calib_npy_view *view, calib_error *err);
+void calib_npy_view_release(calib_npy_view *view);
+
+/*
  * Output files are written to a temporary file in the same directory and
  * renamed over the target only once complete: a failed or interrupted
  * write never leaves a partial file and never destroys the earlier one.

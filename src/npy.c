@@ -28,7 +28,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* "\x93NUMPY", major, minor: the part every version shares. */
 #define NPY_PREFIX_LEN 8
@@ -1094,6 +1096,79 @@ calib_status calib_npy_stream_read(calib_npy_stream *s, void *chunk,
     s->next_row += n;
     *rows_read = n;
     return CALIB_OK;
+}
+
+/*
+ * The stream's next rows as a mapping of the file: from the page below
+ * the first byte to the last. The file's size is checked first, so rows
+ * the file no longer holds fail as they do in calib_npy_stream_read. The
+ * FILE moves past the rows too, so reads and maps can be mixed.
+ */
+calib_status calib_npy_stream_map(calib_npy_stream *s, size_t max_rows,
+                                  calib_npy_view *view, calib_error *err)
+{
+    size_t n, row_bytes, bytes, page, skip;
+    off_t start, end;
+    struct stat st;
+    long pagesize = sysconf(_SC_PAGESIZE);
+    void *map;
+
+    if (s == NULL || view == NULL)
+        return calib_failf(err, CALIB_E_ARGUMENT,
+                           "calib_npy_stream_map: NULL argument");
+    memset(view, 0, sizeof *view);
+    n = s->h.rows - s->next_row;
+    if (n > max_rows)
+        n = max_rows;
+    if (n == 0)
+        return CALIB_OK;
+    row_bytes = s->h.cols * s->h.itemsize;
+    bytes = n * row_bytes;
+    start = (off_t)(s->h.data_offset + s->next_row * row_bytes);
+    if (s->h.swap || pagesize <= 0 || start % (off_t)s->h.itemsize != 0)
+        return calib_fail(err, CALIB_E_UNSUPPORTED, s->name, -1, -1, -1,
+                          "cannot be mapped: read it instead");
+    end = start + (off_t)bytes;
+    if (fstat(fileno(s->file), &st) != 0)
+        return calib_fail(err, CALIB_E_IO, s->name, -1, -1, -1,
+                          "cannot stat: %s", strerror(errno));
+    if (st.st_size < end) {
+        size_t whole = st.st_size > start
+                           ? (size_t)(st.st_size - start) / row_bytes
+                           : 0;
+        return calib_fail(err, CALIB_E_FORMAT, s->name,
+                          (int64_t)(s->next_row + whole), -1, -1,
+                          "file ends inside the data (it shrank while "
+                          "being read?)");
+    }
+    page = (size_t)pagesize;
+    skip = (size_t)start % page;
+    map = mmap(NULL, bytes + skip, PROT_READ, MAP_PRIVATE, fileno(s->file),
+               start - (off_t)skip);
+    if (map == MAP_FAILED)
+        return calib_fail(err, CALIB_E_UNSUPPORTED, s->name, -1, -1, -1,
+                          "cannot be mapped (%s): read it instead",
+                          strerror(errno));
+    if (fseeko(s->file, end, SEEK_SET) != 0) {
+        munmap(map, bytes + skip);
+        return calib_fail(err, CALIB_E_IO, s->name, -1, -1, -1,
+                          "cannot seek: %s", strerror(errno));
+    }
+    s->next_row += n;
+    view->rows = (const unsigned char *)map + skip;
+    view->n_rows = n;
+    view->map = map;
+    view->map_bytes = bytes + skip;
+    return CALIB_OK;
+}
+
+void calib_npy_view_release(calib_npy_view *view)
+{
+    if (view == NULL)
+        return;
+    if (view->map != NULL)
+        munmap(view->map, view->map_bytes);
+    memset(view, 0, sizeof *view);
 }
 
 void calib_npy_stream_close(calib_npy_stream *s)

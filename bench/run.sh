@@ -115,8 +115,8 @@ cli_s=$(kv time_s "$cli")
 kern=$("$BIN/bench_eval" eval "$X" "$Y" "$REPS" 0) || kern="failed=1"
 kern_s=$(kv time_s "$kern")
 
-row "eval $N x $K: calib CLI vs read+sum" "$cli_s" "read+sum (1 thread)" \
-    "$base_s" slowdown 2.5
+row "eval $N x $K: calib CLI vs read+sum" "$cli_s" \
+    "read+sum, $(kv method "$base") (1 thread)" "$base_s" slowdown 2.5
 
 # ---------------------------------------------------------------- (c, d)
 say "bench: NumPy and PyTorch metrics ($SLOW repeats each)"
@@ -288,6 +288,10 @@ if want platt; then
     }'
     echo "         NLL after: calib $(kv nll_after "$pl")," \
          "sklearn $(kv nll_after "$pl_full")"
+fi
+if want eval; then
+echo "  read+sum floor: read() $(kv read_s "$base") s, mmap $(kv mmap_s "$base") s" \
+     "(the faster is the baseline)"
 fi
 if want temperature; then
 t_exact=$(kv temperature "$te_line")

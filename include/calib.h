@@ -173,7 +173,8 @@ calib_status calib_read_labels(const char *spec, int64_t **labels,
 typedef struct calib_csv_options {
     char delimiter;        /* 0: tab for .tsv or a tab in line 1, else ',' */
     int header;            /* -1: detect (line 1 not numeric), 0: no, 1: yes */
-    long label_column;     /* 1-based column of the label; default 1 */
+    long label_column;     /* 1-based column of the label; default 1;
+                              0 (with label_name NULL): no label column */
     const char *label_name;/* or the header field's name; overrides above */
 } calib_csv_options;
 
@@ -185,6 +186,9 @@ void calib_csv_options_default(calib_csv_options *opt);
  * Values must be finite and labels in [0, K), K the number of prediction
  * columns (2 when there is one: labels 0/1); CALIB_E_VALUE otherwise.
  * Errors name the 1-based line and column.
+ * With label_column 0 and no label_name, every column is a prediction
+ * (to apply a model to predictions alone); `labels` may then be NULL,
+ * and is otherwise set to NULL.
  */
 calib_status calib_read_csv(const char *path, const calib_csv_options *opt,
                             calib_matrix *preds, int64_t **labels,

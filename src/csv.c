@@ -20,7 +20,9 @@
  * refused rather than buffered without bound. Errors give the 1-based
  * physical line (header and blank lines counted) and the 1-based field
  * number as the column. Top-label labels are checked for sign only: their
- * class count is not in the file.
+ * class count is not in the file. A file of predictions alone (label
+ * column 0, no name) is read the same way with every field a prediction;
+ * one column is then a binary task's scores, as with a label column.
  */
 #include "io_internal.h"
 
@@ -36,6 +38,9 @@
 
 /* 2^63 as a double: labels must stay below it to fit int64. */
 #define TWO_POW_63 9223372036854775808.0
+
+/* The label column index of a file without one: matches no field. */
+#define NO_LABEL SIZE_MAX
 
 typedef struct csv_reader {
     FILE *file;
@@ -375,11 +380,16 @@ void calib_csv_options_default(calib_csv_options *opt)
     opt->label_name = NULL;
 }
 
-/* Finds the label column from the options and line 1. */
+/* Finds the label column from the options and line 1; NO_LABEL when
+ * the options say there is none. */
 static calib_status label_column(const csv_reader *r,
                                  const calib_csv_options *opt, int header,
                                  size_t *col)
 {
+    if (opt->label_name == NULL && opt->label_column == 0) {
+        *col = NO_LABEL;
+        return CALIB_OK;
+    }
     if (opt->label_name != NULL) {
         if (!header)
             return calib_fail(r->err, CALIB_E_ARGUMENT, r->name, -1, 1, -1,
@@ -471,15 +481,16 @@ calib_status calib_read_csv(const char *path, const calib_csv_options *opt,
     size_t ncols, npred, classes, label_col = 0, rows = 0, cap = 0;
     size_t lab_cap = 0;
     int64_t first_line_no;
-    int header;
+    int header, has_label;
 
-    if (path == NULL || preds == NULL || labels == NULL)
-        return calib_failf(err, CALIB_E_ARGUMENT,
-                           "calib_read_csv: NULL argument");
     if (opt == NULL) {
         calib_csv_options_default(&defaults);
         opt = &defaults;
     }
+    has_label = opt->label_name != NULL || opt->label_column != 0;
+    if (path == NULL || preds == NULL || (labels == NULL && has_label))
+        return calib_failf(err, CALIB_E_ARGUMENT,
+                           "calib_read_csv: NULL argument");
     st = csv_open(&r, path, err);
     if (st == CALIB_OK)
         st = first_line(&r, opt->delimiter);
@@ -493,14 +504,14 @@ calib_status calib_read_csv(const char *path, const calib_csv_options *opt,
     st = label_column(&r, opt, header, &label_col);
     if (st != CALIB_OK)
         goto done;
-    if (ncols < 2) {
+    if (has_label && ncols < 2) {
         st = calib_fail(err, CALIB_E_SHAPE, r.name, -1, r.line_no, -1,
                         "need a label column and at least one prediction "
                         "column; line %lld has one field",
                         (long long)r.line_no);
         goto done;
     }
-    npred = ncols - 1;
+    npred = has_label ? ncols - 1 : ncols;
     classes = npred == 1 ? 2 : npred;  /* one column: binary, 0 or 1 */
 
     for (int use_first = !header;; use_first = 0) {
@@ -521,14 +532,14 @@ calib_status calib_read_csv(const char *path, const calib_csv_options *opt,
                             "out of memory");
             goto done;
         }
-        if (rows == lab_cap &&
+        if (has_label && rows == lab_cap &&
             grow((void **)&lab, &lab_cap, sizeof(int64_t)) != 0) {
             st = calib_fail(err, CALIB_E_NOMEM, r.name, -1, r.line_no, -1,
                             "out of memory");
             goto done;
         }
         st = parse_row(&r, label_col, classes, data + rows * npred,
-                       lab + rows);
+                       has_label ? lab + rows : NULL);
         if (st != CALIB_OK)
             goto done;
         rows++;
@@ -543,7 +554,8 @@ calib_status calib_read_csv(const char *path, const calib_csv_options *opt,
     preds->cols = npred;
     preds->dtype = CALIB_FLOAT64;
     preds->data = data;
-    *labels = lab;
+    if (labels != NULL)
+        *labels = lab;  /* NULL without a label column */
     data = NULL;
     lab = NULL;
 done:

@@ -131,9 +131,19 @@ void cli_json_string(FILE *out, const char *s);
 int cli_is_csv(const char *path);
 
 /*
- * The predictions and labels of eval and plot: a CSV holding both, or a
- * matrix (.npy, .npz:KEY) with --labels. 0, or the exit status after one
- * line on stderr.
+ * Parses one of the CSV options at argv[*i] into csv: --label-col N|NAME,
+ * --delimiter C|tab, --header, --no-header, and --no-label-col (label
+ * column 0: predictions alone) when no_label_ok. Returns 1 if it was one
+ * (and valid), 0 if argv[*i] is something else, -1 after printing a usage
+ * error. Shared by eval, plot, fit, apply and run.
+ */
+int cli_csv_option(int argc, char **argv, int *i, calib_csv_options *csv,
+                   int no_label_ok);
+
+/*
+ * The predictions and labels of eval, plot, fit and run: a CSV holding
+ * both, or a matrix (.npy, .npz:KEY) with --labels. 0, or the exit status
+ * after one line on stderr.
  */
 int cli_read_inputs(const char *command, const char *path,
                     const char *labels_path, const calib_csv_options *csv,

@@ -25,7 +25,6 @@
  */
 #include "cli.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -215,36 +214,6 @@ static int parse_value(eval_args *a, const char *flag, const char *v)
         }
         return 0;
     }
-    if (strcmp(flag, "--delimiter") == 0) {
-        if (strcmp(v, "tab") == 0 || strcmp(v, "\\t") == 0)
-            a->csv.delimiter = '\t';
-        else if (strlen(v) == 1)
-            a->csv.delimiter = v[0];
-        else {
-            cli_error("--delimiter needs one character or 'tab', got '%s'",
-                      v);
-            return -1;
-        }
-        return 0;
-    }
-    if (strcmp(flag, "--label-col") == 0) {
-        char *end = NULL;
-        long col = strtol(v, &end, 10);
-        if (v[0] != '\0' && isdigit((unsigned char)v[0]) && *end == '\0') {
-            if (col < 1) {
-                cli_error("--label-col counts from 1, got '%s'", v);
-                return -1;
-            }
-            a->csv.label_column = col;
-            a->csv.label_name = NULL;
-        } else if (v[0] == '\0') {
-            cli_error("--label-col needs a column number or name");
-            return -1;
-        } else {
-            a->csv.label_name = v;
-        }
-        return 0;
-    }
     return 1;  /* not a flag with a value of ours */
 }
 
@@ -253,7 +222,7 @@ static int parse_args(int argc, char **argv, eval_args *a)
     static const char *const valued[] = {
         "--logits", "--probs", "--toplabel", "--labels", "--bins",
         "--classes", "--smoothing", "--eps", "--sum-tolerance", "--threads",
-        "--scheme", "--bin-rule", "--format", "--delimiter", "--label-col"};
+        "--scheme", "--bin-rule", "--format"};
     int classes_given = 0;
 
     memset(a, 0, sizeof *a);
@@ -262,8 +231,12 @@ static int parse_args(int argc, char **argv, eval_args *a)
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *v = NULL, *flag = NULL;
-        int missing = 0;
+        int missing = 0, csv = cli_csv_option(argc, argv, &i, &a->csv, 0);
 
+        if (csv < 0)
+            return -1;
+        if (csv > 0)
+            continue;
         for (size_t f = 0; f < sizeof valued / sizeof *valued; f++) {
             v = flag_value(argc, argv, &i, valued[f], &missing);
             if (missing)
@@ -274,11 +247,7 @@ static int parse_args(int argc, char **argv, eval_args *a)
             }
         }
         if (flag == NULL) {
-            if (strcmp(arg, "--header") == 0)
-                a->csv.header = 1;
-            else if (strcmp(arg, "--no-header") == 0)
-                a->csv.header = 0;
-            else if (strcmp(arg, "--top-label") == 0)
+            if (strcmp(arg, "--top-label") == 0)
                 a->eval.top_label = 1;
             else if (strcmp(arg, "--renormalize") == 0)
                 a->eval.renormalize = 1;

@@ -20,6 +20,7 @@ typedef struct fit_args {
     const char *output;
     int json;
     calib_fit_options opt;
+    calib_csv_options csv;
 } fit_args;
 
 void cmd_fit_help(FILE *out)
@@ -27,16 +28,24 @@ void cmd_fit_help(FILE *out)
     fprintf(out,
         "usage: calib fit --method M (--logits F | --probs F) --labels F\n"
         "                 -o MODEL.json [options]\n"
+        "       calib fit --method M (--logits F.csv | --probs F.csv)\n"
+        "                 [--label-col C] -o MODEL.json [options]\n"
         "\n"
         "Fits a calibration map on validation predictions (.npy or\n"
         ".npz:KEY, N x K, or N for binary scores) and labels, and saves it\n"
-        "as a JSON model file for `calib apply`.\n"
+        "as a JSON model file for `calib apply`. A CSV/TSV (.csv, .tsv,\n"
+        "'-' = stdin) holds the labels in one column, as for calib eval.\n"
         "\n"
         "  --method M     temperature, vector, matrix, dirichlet, platt,\n"
         "                 beta, isotonic, histogram\n"
         "  --logits F     raw scores (softmax, or sigmoid for one column)\n"
         "  --probs F      probabilities (rows sum to 1)\n"
-        "  --labels F     integer class labels in [0, K)\n"
+        "  --labels F     integer class labels in [0, K), .npy or .npz:KEY;\n"
+        "                 not with CSV predictions (a column there)\n"
+        "  --label-col C  CSV: label column, 1-based number or header\n"
+        "                 name (1)\n"
+        "  --delimiter C  CSV: one character or 'tab' (detected)\n"
+        "  --header, --no-header   CSV: line 1 is (not) a header (detected)\n"
         "  -o, --output F the model file to write\n"
         "  --format table|json   what to print; table by default\n");
     cli_fit_options_help(out);
@@ -50,6 +59,7 @@ static int parse(int argc, char **argv, fit_args *a)
 {
     memset(a, 0, sizeof *a);
     calib_fit_options_default(&a->opt);
+    calib_csv_options_default(&a->csv);
     a->input = CALIB_LOGITS;
 
     for (int i = 1; i < argc; i++) {
@@ -59,6 +69,11 @@ static int parse(int argc, char **argv, fit_args *a)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             cmd_fit_help(stdout);
             return 1;
+        }
+        if ((r = cli_csv_option(argc, argv, &i, &a->csv, 0)) != 0) {
+            if (r < 0)
+                return -1;
+            continue;
         }
         if ((v = cli_flag_value(argc, argv, &i, "--method")) != NULL ||
             (v = cli_flag_value(argc, argv, &i, "-m")) != NULL) {
@@ -102,10 +117,11 @@ static int parse(int argc, char **argv, fit_args *a)
         if (v[0] == '\0')
             return -1;
     }
-    if (a->method == NULL || a->preds == NULL || a->labels == NULL ||
-        a->output == NULL) {
-        cli_error("fit: --method, --logits or --probs, --labels and -o "
-                  "are required; try 'calib help fit'");
+    if (a->method == NULL || a->preds == NULL || a->output == NULL ||
+        (a->labels == NULL && !cli_is_csv(a->preds))) {
+        cli_error("fit: --method, --logits or --probs, --labels (unless "
+                  "the predictions are CSV) and -o are required; try "
+                  "'calib help fit'");
         return -1;
     }
     return 0;
@@ -135,9 +151,7 @@ int cmd_fit(int argc, char **argv)
     }
     cli_install_signal_handlers();
 
-    rc = cli_read_preds(a.preds, &preds);
-    if (rc == 0)
-        rc = cli_read_labels_for(a.labels, preds.rows, &labels);
+    rc = cli_read_inputs("fit", a.preds, a.labels, &a.csv, &preds, &labels);
     if (rc != 0)
         goto out;
 

@@ -12,7 +12,6 @@
  */
 #include "cli.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,8 +93,13 @@ static int parse_args(int argc, char **argv, plot_args *a)
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *v;
-        int bad = 0;
+        int bad = 0, csv = cli_csv_option(argc, argv, &i, &a->csv, 0);
         size_t size;
+
+        if (csv < 0)
+            return -1;
+        if (csv > 0)
+            continue;
 
 #define VALUE(flag) ((v = flag_value(argc, argv, &i, flag, &bad)) != NULL)
         if (VALUE("--logits")) {
@@ -169,34 +173,8 @@ static int parse_args(int argc, char **argv, plot_args *a)
         } else if (VALUE("--classes")) {
             if (cli_parse_size("--classes", v, &a->classes) != 0)
                 return -1;
-        } else if (VALUE("--delimiter")) {
-            if (strcmp(v, "tab") == 0 || strcmp(v, "\\t") == 0) {
-                a->csv.delimiter = '\t';
-            } else if (strlen(v) == 1) {
-                a->csv.delimiter = v[0];
-            } else {
-                cli_error("--delimiter needs one character or 'tab'");
-                return -1;
-            }
-        } else if (VALUE("--label-col")) {
-            char *end = NULL;
-            long col = strtol(v, &end, 10);
-            if (isdigit((unsigned char)v[0]) && *end == '\0') {
-                if (col < 1) {
-                    cli_error("--label-col counts from 1, got '%s'", v);
-                    return -1;
-                }
-                a->csv.label_column = col;
-                a->csv.label_name = NULL;
-            } else {
-                a->csv.label_name = v;
-            }
         } else if (bad) {
             return -1;
-        } else if (strcmp(arg, "--header") == 0) {
-            a->csv.header = 1;
-        } else if (strcmp(arg, "--no-header") == 0) {
-            a->csv.header = 0;
         } else if (strcmp(arg, "--top-label") == 0) {
             a->eval.top_label = 1;
         } else if (strcmp(arg, "--renormalize") == 0) {

@@ -35,6 +35,7 @@ typedef struct run_args {
     const char *title;
     int json;
     calib_fit_options opt;
+    calib_csv_options csv;       /* for whichever of the splits is CSV */
 } run_args;
 
 typedef struct run_entry {
@@ -54,6 +55,8 @@ void cmd_run_help(FILE *out)
         "                 --test-labels F [--methods LIST|all] [--out DIR]\n"
         "                 [--report FILE.html] [--format table|json]\n"
         "                 [options]\n"
+        "       calib run --val-logits F.csv --test-logits F.csv\n"
+        "                 [--label-col C] [options]\n"
         "\n"
         "Fits each calibrator on the validation split, evaluates it on the\n"
         "test split, and prints one table: the uncalibrated model and each\n"
@@ -65,6 +68,12 @@ void cmd_run_help(FILE *out)
         "  --val-labels F                    validation labels\n"
         "  --test-logits F, --test-probs F   test predictions\n"
         "  --test-labels F                   test labels\n"
+        "  Each split is .npy, .npz:KEY, or a CSV/TSV (.csv, .tsv) that\n"
+        "  holds its labels in a column, with no --val-labels or\n"
+        "  --test-labels then; the CSV options apply to both splits:\n"
+        "  --label-col C   label column, 1-based number or header name (1)\n"
+        "  --delimiter C   one character or 'tab' (detected)\n"
+        "  --header, --no-header   line 1 is (not) a header (detected)\n"
         "  --methods LIST  comma-separated: temperature, vector, matrix,\n"
         "                  dirichlet, platt, beta, isotonic, histogram; or\n"
         "                  all (the default)\n"
@@ -85,6 +94,7 @@ static int parse(int argc, char **argv, run_args *a)
 {
     memset(a, 0, sizeof *a);
     calib_fit_options_default(&a->opt);
+    calib_csv_options_default(&a->csv);
     a->methods = "all";
     a->out_dir = "calib-out";
 
@@ -96,6 +106,11 @@ static int parse(int argc, char **argv, run_args *a)
             cmd_run_help(stdout);
             return 1;
         }
+        r = cli_csv_option(argc, argv, &i, &a->csv, 0);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            continue;
 #define PREDS_FLAG(name, field, inputf, kind)                              \
         if ((v = cli_flag_value(argc, argv, &i, name)) != NULL) {          \
             if (a->field != NULL) {                                        \
@@ -147,11 +162,28 @@ static int parse(int argc, char **argv, run_args *a)
                   argv[i]);
         return -1;
     }
-    if (a->val_preds == NULL || a->val_labels == NULL ||
-        a->test_preds == NULL || a->test_labels == NULL) {
+    if (a->val_preds == NULL || a->test_preds == NULL ||
+        (a->val_labels == NULL && !cli_is_csv(a->val_preds)) ||
+        (a->test_labels == NULL && !cli_is_csv(a->test_preds))) {
         cli_error("run: --val-logits (or --val-probs), --val-labels, "
                   "--test-logits (or --test-probs) and --test-labels are "
-                  "required; try 'calib help run'");
+                  "required (no labels for a CSV split); try 'calib help "
+                  "run'");
+        return -1;
+    }
+    if (a->val_labels != NULL && cli_is_csv(a->val_preds)) {
+        cli_error("run: %s holds its labels (--label-col); drop "
+                  "--val-labels", a->val_preds);
+        return -1;
+    }
+    if (a->test_labels != NULL && cli_is_csv(a->test_preds)) {
+        cli_error("run: %s holds its labels (--label-col); drop "
+                  "--test-labels", a->test_preds);
+        return -1;
+    }
+    if (strcmp(a->val_preds, "-") == 0 && strcmp(a->test_preds, "-") == 0) {
+        cli_error("run: the validation and test splits cannot both be "
+                  "standard input");
         return -1;
     }
     if (a->val_input != a->test_input) {
@@ -233,12 +265,19 @@ static void print_summary(FILE *out, const run_args *a, size_t classes,
     fprintf(out, "  \"library_version\": \"%s\",\n", calib_version());
     fputs("  \"inputs\": {\"val\": ", out);
     cli_json_string(out, a->val_preds);
+    /* null: the labels are a column of the CSV of predictions */
     fputs(", \"val_labels\": ", out);
-    cli_json_string(out, a->val_labels);
+    if (a->val_labels != NULL)
+        cli_json_string(out, a->val_labels);
+    else
+        fputs("null", out);
     fputs(", \"test\": ", out);
     cli_json_string(out, a->test_preds);
     fputs(", \"test_labels\": ", out);
-    cli_json_string(out, a->test_labels);
+    if (a->test_labels != NULL)
+        cli_json_string(out, a->test_labels);
+    else
+        fputs("null", out);
     fprintf(out, ", \"input\": \"%s\", \"classes\": %zu, \"val_rows\": %zu,"
             " \"test_rows\": %zu},\n",
             a->val_input == CALIB_PROBS ? "probs" : "logits", classes,
@@ -499,13 +538,11 @@ int cmd_run(int argc, char **argv)
     cli_install_signal_handlers();
 
     /* inputs */
-    rc = cli_read_preds(a.val_preds, &val);
+    rc = cli_read_inputs("run", a.val_preds, a.val_labels, &a.csv, &val,
+                         &val_y);
     if (rc == 0)
-        rc = cli_read_labels_for(a.val_labels, val.rows, &val_y);
-    if (rc == 0)
-        rc = cli_read_preds(a.test_preds, &test);
-    if (rc == 0)
-        rc = cli_read_labels_for(a.test_labels, test.rows, &test_y);
+        rc = cli_read_inputs("run", a.test_preds, a.test_labels, &a.csv,
+                             &test, &test_y);
     if (rc != 0)
         goto out;
     val_k = val.cols == 1 ? 2 : val.cols;

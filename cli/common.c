@@ -201,6 +201,62 @@ int cli_is_csv(const char *path)
     return strcmp(ext, "csv") == 0 || strcmp(ext, "tsv") == 0;
 }
 
+int cli_csv_option(int argc, char **argv, int *i, calib_csv_options *csv,
+                   int no_label_ok)
+{
+    const char *v;
+
+    if (strcmp(argv[*i], "--header") == 0) {
+        csv->header = 1;
+        return 1;
+    }
+    if (strcmp(argv[*i], "--no-header") == 0) {
+        csv->header = 0;
+        return 1;
+    }
+    if (no_label_ok && strcmp(argv[*i], "--no-label-col") == 0) {
+        csv->label_column = 0;
+        csv->label_name = NULL;
+        return 1;
+    }
+    if ((v = cli_flag_value(argc, argv, i, "--delimiter")) != NULL) {
+        if (v[0] == '\0')
+            return -1;
+        if (strcmp(v, "tab") == 0 || strcmp(v, "\\t") == 0)
+            csv->delimiter = '\t';
+        else if (strlen(v) == 1)
+            csv->delimiter = v[0];
+        else {
+            cli_error("--delimiter needs one character or 'tab', got '%s'",
+                      v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((v = cli_flag_value(argc, argv, i, "--label-col")) != NULL) {
+        char *end = NULL;
+        long col;
+
+        if (v[0] == '\0')
+            return -1;
+        errno = 0;
+        col = strtol(v, &end, 10);
+        if (isdigit((unsigned char)v[0]) && *end == '\0') {
+            if (col < 1 || errno != 0) {
+                cli_error("--label-col counts from 1, got '%s'", v);
+                return -1;
+            }
+            csv->label_column = col;
+            csv->label_name = NULL;
+        } else {
+            /* not a column number: a header field's name */
+            csv->label_name = v;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 int cli_read_inputs(const char *command, const char *path,
                     const char *labels_path, const calib_csv_options *csv,
                     calib_matrix *preds, int64_t **labels)

@@ -1,6 +1,6 @@
 /*
  * fit_common.c - what `calib fit`, `calib apply` and `calib run` share:
- * the fitting options, reading predictions and labels, and the JSON
+ * the fitting options, reading the predictions of apply, and the JSON
  * objects of metrics and fit diagnostics.
  *
  * The metrics object carries the keys of `calib eval --format json` so
@@ -96,34 +96,35 @@ void cli_fit_options_help(FILE *out)
         "                        all cores by default\n");
 }
 
-int cli_read_preds(const char *spec, calib_matrix *m)
+int cli_read_preds(const char *spec, const calib_csv_options *csv,
+                   calib_matrix *m, int64_t **labels)
 {
     calib_error err;
+    int64_t *dropped = NULL;
 
+    calib_error_clear(&err);
+    if (labels != NULL)
+        *labels = NULL;
     if (cli_is_csv(spec)) {
-        cli_error("%s: fit, apply and run read .npy or .npz predictions; "
-                  "CSV input is read by eval and plot only", spec);
-        return EXIT_INPUT_FORMAT;
+        int no_label = csv->label_column == 0 && csv->label_name == NULL;
+        if (calib_read_csv(spec, csv, m,
+                           no_label ? NULL : labels != NULL ? labels
+                                                            : &dropped,
+                           &err) == CALIB_OK) {
+            calib_free(dropped);
+            return 0;
+        }
+        /* every label error says "label": the first column of a file of
+         * predictions alone, read as labels, fails with one of them */
+        if (!no_label && strstr(err.message, "label") != NULL) {
+            cli_error("%s; a CSV of predictions alone needs "
+                      "--no-label-col", err.message);
+            return cli_exit_status(err.status, 0);
+        }
+        return cli_fail(&err, 0);
     }
     if (calib_read_matrix(spec, m, &err) != CALIB_OK)
         return cli_fail(&err, 0);
-    return 0;
-}
-
-int cli_read_labels_for(const char *spec, size_t rows, int64_t **labels)
-{
-    calib_error err;
-    size_t n = 0;
-
-    if (calib_read_labels(spec, labels, &n, &err) != CALIB_OK)
-        return cli_fail(&err, 0);
-    if (n != rows) {
-        cli_error("%s: %zu labels for %zu rows of predictions", spec, n,
-                  rows);
-        calib_free(*labels);
-        *labels = NULL;
-        return EXIT_DATA;
-    }
     return 0;
 }
 

@@ -18,12 +18,15 @@ int cli_fit_option(int argc, char **argv, int *i, calib_fit_options *opt);
 /* Help text of those options. */
 void cli_fit_options_help(FILE *out);
 
-/* Reads a prediction matrix (.npy or .npz:KEY); prints the error and
- * returns the exit status, or 0. */
-int cli_read_preds(const char *spec, calib_matrix *m);
-
-/* Reads labels and checks their count against `rows`; same returns. */
-int cli_read_labels_for(const char *spec, size_t rows, int64_t **labels);
+/*
+ * Reads the predictions of `calib apply`: .npy, .npz:KEY, or a CSV read
+ * with `csv`, whose label column (when it has one) is checked and left
+ * out; *labels gets it, or NULL (labels may be NULL to drop it). Prints
+ * the error and returns the exit status, or 0; a label error ends with
+ * a pointer to --no-label-col.
+ */
+int cli_read_preds(const char *spec, const calib_csv_options *csv,
+                   calib_matrix *m, int64_t **labels);
 
 /* Prints a calib_fit_info as a JSON object, one line. */
 void cli_print_fit_json(FILE *out, const calib_fit_info *fi,

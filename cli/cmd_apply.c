@@ -131,15 +131,23 @@ int cmd_apply(int argc, char **argv)
         goto out;
     }
     if (calib_model_apply(model, &preds, input, probs, &err) != CALIB_OK) {
-        /* one column fewer than the model's K: column 1 was perhaps a
-         * prediction, not a label */
-        cli_error("%s: %s (model %s)%s", preds_path, err.message, model_path,
-                  label_col && err.status == CALIB_E_SHAPE &&
-                          calib_model_classes(model) ==
-                              (preds.cols == 1 ? 2 : preds.cols) + 1
-                      ? "; its label column was left out: a CSV of "
-                        "predictions alone needs --no-label-col"
-                      : "");
+        /* one column fewer than the model's K: the label column was
+         * perhaps a prediction */
+        if (label_col && err.status == CALIB_E_SHAPE &&
+            calib_model_classes(model) ==
+                (preds.cols == 1 ? 2 : preds.cols) + 1) {
+            char col[32];
+            snprintf(col, sizeof col, "%ld", csv.label_column);
+            cli_error("%s: %s (model %s); column %s%s%s was read as the "
+                      "labels: a CSV of predictions alone needs "
+                      "--no-label-col", preds_path, err.message, model_path,
+                      csv.label_name != NULL ? "'" : "",
+                      csv.label_name != NULL ? csv.label_name : col,
+                      csv.label_name != NULL ? "'" : "");
+        } else {
+            cli_error("%s: %s (model %s)", preds_path, err.message,
+                      model_path);
+        }
         rc = err.status == CALIB_E_SHAPE ||
                      err.status == CALIB_E_NOT_APPLICABLE
                  ? EXIT_FIT : cli_exit_status(err.status, 0);

@@ -241,8 +241,10 @@ static calib_status check_input(const calib_matrix *preds,
             double v = value_at(preds, i * cols + j);
             if (!isfinite(v))
                 return calib_fail(err, CALIB_E_VALUE, NULL, (int64_t)i, -1,
-                                  -1, "column %zu: value %g is not finite",
-                                  j, v);
+                                  -1, "%s %g in column %zu is not finite",
+                                  input == CALIB_PROBS ? "probability"
+                                                       : "logit",
+                                  v, j);
             if (input == CALIB_PROBS && (v < 0.0 || v > 1.0))
                 return calib_fail(err, CALIB_E_VALUE, NULL, (int64_t)i, -1,
                                   -1, "column %zu: probability %.17g is "
@@ -1811,9 +1813,12 @@ calib_status calib_model_from_json(const char *json, size_t len,
     rd.name = name;
     rd.err = err;
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* jansson's column is 0 before the first character of a line: the
+     * position is then column 1, as our columns count from 1 */
     if (root == NULL)
         return calib_fail(err, CALIB_E_FORMAT, name, -1, jerr.line,
-                          jerr.line >= 0 ? jerr.column : -1,
+                          jerr.line < 0 ? -1
+                          : jerr.column > 0 ? jerr.column : 1,
                           "malformed JSON: %s", jerr.text);
     m = model_new();
     if (m == NULL) {
@@ -1843,8 +1848,8 @@ calib_status calib_model_load(const char *path, calib_model **out,
                            "calib_model_load: NULL argument");
     f = fopen(path, "rb");
     if (f == NULL)
-        return calib_fail(err, CALIB_E_IO, path, -1, -1, -1, "%s",
-                          strerror(errno));
+        return calib_fail(err, CALIB_E_IO, path, -1, -1, -1,
+                          "cannot open: %s", strerror(errno));
     for (;;) {
         size_t got;
         if (len == cap) {

@@ -707,8 +707,8 @@ static calib_status not_finite(const temp_data *d, calib_error *err)
         for (size_t j = 0; j < d->k; j++)
             if (!isfinite(logit(d, i, j)))
                 return calib_fail(err, CALIB_E_VALUE, NULL, (int64_t)i, -1,
-                                  -1, "column %zu: value %g is not finite",
-                                  j, logit(d, i, j));
+                                  -1, "logit %g in column %zu is not finite",
+                                  logit(d, i, j), j);
     return calib_failf(err, CALIB_E_VALUE, "a logit is not finite");
 }
 

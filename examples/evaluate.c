@@ -6,7 +6,10 @@
  *   evaluate VAL_LOGITS.npy VAL_LABELS.npy TEST_LOGITS.npy TEST_LABELS.npy
  *
  * Build against an installed calib with
- *   cc evaluate.c $(pkg-config --cflags --libs --static calib)
+ *   cc evaluate.c $(pkg-config --cflags --libs calib)
+ * (PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig for a PREFIX of your own; run
+ * with LD_LIBRARY_PATH=$PREFIX/lib, or link $PREFIX/lib/libcalib.a
+ * instead of -lcalib, as the README shows).
  */
 #include <calib.h>
 

@@ -36,6 +36,7 @@ void cmd_apply_help(FILE *out)
         "A CSV is read as calib fit reads it: its label column (1 unless\n"
         "--label-col says otherwise) is checked and left out. A CSV of\n"
         "predictions alone needs --no-label-col.\n"
+        "\n"
         "  --label-col C  the label column: 1-based number or header name\n"
         "  --no-label-col every column is a prediction\n"
         "  --delimiter C  one character or 'tab' (detected)\n"

@@ -5,6 +5,8 @@
  *   bits 0-1  delimiter: 0 detect, 1 ',', 2 tab, 3 ';'
  *   bits 2-3  header: 0 detect, 1 no, 2 yes, 3 detect and label_name "y"
  *   bits 4-6  label column 1 + value (1..8)
+ *   bit 7     no label column at all (label_column 0, label_name NULL:
+ *             every field a prediction, as calib apply --no-label-col)
  * So 0x00 is calib_csv_options_default's choice for a ".csv" file.
  */
 #include "fuzz_common.h"
@@ -26,6 +28,10 @@ static void csv_options(uint8_t b, calib_csv_options *opt)
     default: opt->header = -1; opt->label_name = "y"; break;
     }
     opt->label_column = 1 + ((b >> 4) & 7);
+    if (b & 0x80) {
+        opt->label_column = 0;
+        opt->label_name = NULL;
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -52,7 +58,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     fuzz_keep(fuzz_touch_matrix(&m));
-    fuzz_keep(fuzz_touch_labels(labels, m.rows));
+    if (opt.label_column == 0 && opt.label_name == NULL) {
+        if (labels != NULL)
+            abort();    /* no label column: no labels */
+    } else {
+        fuzz_keep(fuzz_touch_labels(labels, m.rows));
+    }
     calib_matrix_free(&m);
     calib_free(labels);
     return 0;

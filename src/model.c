@@ -1292,6 +1292,25 @@ static void json_text_free(char *text)
     free_fn(text);
 }
 
+/* Whether every number a model file holds is finite. */
+static int parameters_finite(const calib_model *m)
+{
+    int ok = m->method != CALIB_TEMPERATURE || isfinite(m->temperature);
+
+    for (size_t i = 0; i < m->n_params && m->params != NULL; i++)
+        ok &= isfinite(m->params[i]) != 0;
+    for (size_t i = 0; i < m->n_maps && m->maps != NULL; i++) {
+        const binary_map *b = &m->maps[i];
+        size_t nx = b->n_points + (m->method == CALIB_HISTOGRAM);
+        ok &= isfinite(b->a) && isfinite(b->b) && isfinite(b->c);
+        for (size_t j = 0; j < nx && b->x != NULL; j++)
+            ok &= isfinite(b->x[j]) != 0;
+        for (size_t j = 0; j < b->n_points && b->y != NULL; j++)
+            ok &= isfinite(b->y[j]) != 0;
+    }
+    return ok;
+}
+
 calib_status calib_model_to_json(const calib_model *model, char **json,
                                  calib_error *err)
 {
@@ -1302,6 +1321,13 @@ calib_status calib_model_to_json(const calib_model *model, char **json,
     if (model == NULL || json == NULL)
         return calib_failf(err, CALIB_E_ARGUMENT,
                            "calib_model_to_json: NULL argument");
+    /* JSON has no infinity or NaN: say so rather than fail later in
+     * jansson, which would look like a lack of memory */
+    if (!parameters_finite(model))
+        return calib_failf(err, CALIB_E_NOT_APPLICABLE,
+                           "the %s model has a parameter that is not finite; "
+                           "it cannot be saved",
+                           calib_method_name(model->method));
     root = model_json(model);
     if (root == NULL)
         return calib_failf(err, CALIB_E_NOMEM,

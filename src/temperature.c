@@ -88,8 +88,9 @@ typedef struct block_sums {
     double d2;
     double d3;
     size_t not_max;     /* rows whose true class is not the largest logit */
-    double range;       /* largest max - min of a row (passes that fill
-                         * the maxima; NaN when a logit is not finite) */
+    double range;       /* half the largest max - min of a row, in the
+                         * input's units (passes that fill the maxima; NaN
+                         * when a logit is not finite) */
 } block_sums;
 
 typedef struct temp_data {
@@ -100,6 +101,7 @@ typedef struct temp_data {
     const int64_t *labels;
     double *row_max;    /* n values; filled by a pass with fill_max set */
     int fill_max;
+    double scale;       /* a power of two the logits are multiplied by */
 } temp_data;
 
 /* A pass evaluates at one beta, or at two sharing the reading, widening
@@ -127,8 +129,8 @@ static double logit(const temp_data *d, size_t i, size_t j)
 }
 
 /*
- * The largest logit of row i, and in *range its largest minus its
- * smallest, in LANES lanes (max and min are exact: the order does not
+ * The largest logit of row i, and in *range half its largest minus its
+ * smallest (half, so that it does not overflow), in LANES lanes (max and min are exact: the order does not
  * matter). The same loop checks that every logit is finite: z - z is 0
  * for a finite z and NaN for NaN and the infinities (which max and min
  * would skip or keep), so a lane sum of them is 0 exactly when the row is
@@ -163,7 +165,8 @@ static double logit(const temp_data *d, size_t i, size_t j)
             lo = mn[l] < lo ? mn[l] : lo;                                   \
             bad += nf[l];                                                   \
         }                                                                   \
-        *range = bad == 0 ? (double)hi - (double)lo : (double)NAN;          \
+        *range = bad == 0 ? 0.5 * (double)hi - 0.5 * (double)lo           \
+                          : (double)NAN;                                    \
         return (double)hi;                                                  \
     } while (0)
 
@@ -261,7 +264,7 @@ static void row_finish(const temp_data *data, size_t i, double m,
     if (var < 0.0)
         var = 0.0;
     k3 = s3 / s0 - 3.0 * mean * m2 + 2.0 * mean * mean * mean;
-    dy = logit(data, i, (size_t)data->labels[i]) - m;
+    dy = logit(data, i, (size_t)data->labels[i]) * data->scale - m;
     s->nll += log(s0) - beta * dy;
     s->d1 += mean - dy;
     s->d2 += var;
@@ -281,7 +284,7 @@ static void row_terms(const temp_data *data, size_t i, double m,
                       const double *beta, size_t n_betas, block_sums *s)
 {
     lane_sums acc[MAX_BETAS];
-    double wide[SEGMENT];
+    double wide[SEGMENT], sc = data->scale;
     size_t k = data->k;
 
     memset(acc, 0, sizeof acc);
@@ -296,9 +299,17 @@ static void row_terms(const temp_data *data, size_t i, double m,
             const float *zf = (const float *)data->z + i * k + j0;
             for (; c + LANES <= len; c += LANES)
                 for (size_t l = 0; l < LANES; l++)
-                    wide[c + l] = (double)zf[c + l];
+                    wide[c + l] = (double)zf[c + l] * sc;
             for (; c < len; c++)
-                wide[c] = (double)zf[c];
+                wide[c] = (double)zf[c] * sc;
+            z = wide;
+        } else if (sc != 1.0) {
+            const double *zd = (const double *)data->z + i * k + j0;
+            for (; c + LANES <= len; c += LANES)
+                for (size_t l = 0; l < LANES; l++)
+                    wide[c + l] = zd[c + l] * sc;
+            for (; c < len; c++)
+                wide[c] = zd[c] * sc;
             z = wide;
         } else {
             z = (const double *)data->z + i * k + j0;
@@ -331,7 +342,7 @@ static void sum_rows(const nll_job *job, size_t r0, size_t r1,
         double m, w;
 
         if (data->fill_max) {
-            m = row_extent(data, i, &w);
+            m = row_extent(data, i, &w) * data->scale;
             range = wider(range, w);
             if (data->row_max != NULL)
                 data->row_max[i] = m;
@@ -480,7 +491,7 @@ void calib_temperature_nll(const double *z, size_t n, size_t k,
                            unsigned threads, double *nll, double *d1,
                            double *d2)
 {
-    temp_data data = {z, CALIB_FLOAT64, n, k, labels, NULL, 1};
+    temp_data data = {z, CALIB_FLOAT64, n, k, labels, NULL, 1, 1.0};
     block_sums s;
 
     pass(&data, beta, 1, threads, &s);
@@ -493,27 +504,33 @@ void calib_temperature_nll(const double *z, size_t n, size_t k,
 }
 
 /* Halley's step for the root of f' (Newton's if Halley's denominator is
- * not positive or f'' is 0): the change to subtract from beta. */
-static double halley_step(const block_sums *s)
+ * not positive or f'' is 0): the change to subtract from beta; *order is
+ * the step's order of convergence, 3 or 2. */
+static double halley_step(const block_sums *s, int *order)
 {
     double denom = 2.0 * s->d2 * s->d2 - s->d1 * s->d3;
 
+    *order = 3;
     if (denom > 0.0 && s->d2 > 0.0)
         return 2.0 * s->d1 * s->d2 / denom;
+    *order = 2;
     return s->d2 > 0.0 ? s->d1 / s->d2 : (double)NAN;
 }
 
-/* The error left after the step s, from the last two steps: Halley's
- * error shrinks as e' = C e^3, so C ~ |s| / |prev|^3 and the next error
- * ~ C |s|^3. Infinite when there is no previous step. */
-static double predicted_error(double s, double prev)
+/* The error left after the step s, from the last two steps: a method
+ * of order q shrinks the error as e' = C e^q, so C ~ |s| / |prev|^q and
+ * the next error ~ C |s|^q (q = 3 for Halley's step, 2 for Newton's).
+ * Infinite when there is no previous step. */
+static double predicted_error(double s, double prev, int order)
 {
-    double c;
+    double c, a = fabs(s), p = fabs(prev);
 
     if (!(prev != 0.0) || !isfinite(prev))
         return HUGE_VAL;
-    c = fabs(s) / (fabs(prev) * fabs(prev) * fabs(prev));
-    return c * fabs(s) * fabs(s) * fabs(s);
+    if (order == 2)
+        return a / (p * p) * a * a;
+    c = a / (p * p * p);
+    return c * a * a * a;
 }
 
 /*
@@ -541,6 +558,7 @@ typedef struct search {
 static double solve(search *sr, double beta, block_sums *last)
 {
     double prev_step = 0.0;
+    int order = 3;
 
     sr->status = "max-iterations";
     for (size_t it = 1; it <= sr->max_it; it++) {
@@ -565,7 +583,7 @@ static double solve(search *sr, double beta, block_sums *last)
             sr->hi = beta;
             sr->hi_known = 1;
         }
-        step = halley_step(&s);
+        step = halley_step(&s, &order);
         next = beta - step;
         if ((!(next < sr->hi) || it >= CHECK_END_AFTER) && !sr->hi_known) {
             block_sums e;
@@ -590,12 +608,14 @@ static double solve(search *sr, double beta, block_sums *last)
             sr->lo_known = 1;
         }
         if (!(next > sr->lo && next < sr->hi)) {
-            next = sr->hi > 4.0 * sr->lo ? sqrt(sr->lo * sr->hi)
+            /* sqrt(lo) sqrt(hi): lo hi alone can leave the doubles */
+            next = sr->hi > 4.0 * sr->lo ? sqrt(sr->lo) * sqrt(sr->hi)
                                          : 0.5 * (sr->lo + sr->hi);
             step = beta - next;
             prev_step = 0.0;
         } else if (fabs(step) <= sr->tol * next ||
-                   predicted_error(step, prev_step) <= sr->tol * next) {
+                   predicted_error(step, prev_step, order) <=
+                       sr->tol * next) {
             sr->status = "converged";
             return next;
         } else {
@@ -622,6 +642,13 @@ static double solve(search *sr, double beta, block_sums *last)
 #define BETA_STEP 1e4
 #define BETA_FLOOR 1e-300
 #define BETA_CEIL 1e300
+
+/* Half row ranges beyond [1 / SCALE_ABOVE, SCALE_ABOVE] are fitted on
+ * logits scaled by a power of two (exact), so that the moments' sums
+ * (up to z^3 e^z) neither overflow nor underflow and the optimum lies
+ * near beta = 1, inside the first bracket. Ordinary logits are not
+ * scaled: their bits stay those of the unscaled fit. */
+#define SCALE_ABOVE 0x1p20
 
 /* f'(lo) >= 0 in *e: lowers sr->lo until f' < 0 there; 0 on success. */
 static int widen_low(const temp_data *data, unsigned threads, search *sr,
@@ -689,13 +716,18 @@ static void at_result(const temp_data *data, double beta, const search *sr,
 
     if (h == 0.0)
         return;
+    /* sums that overflowed say nothing: then a pass */
     if (nll_rem <= 1e-17 * fabs(last->nll) &&
-        d1_rem <= sr->tol * beta * last->d2) {
+        d1_rem <= sr->tol * beta * last->d2 && isfinite(last->nll) &&
+        isfinite(last->d1) && isfinite(last->d2) && isfinite(last->d3)) {
         block_sums s = *last;
-        last->nll = s.nll + h * (s.d1 + h * (s.d2 / 2.0 + h * s.d3 / 6.0));
-        last->d1 = s.d1 + h * (s.d2 + h * s.d3 / 2.0);
-        last->d2 = s.d2 + h * s.d3;
-        return;
+        s.nll += h * (s.d1 + h * (s.d2 / 2.0 + h * s.d3 / 6.0));
+        s.d1 += h * (s.d2 + h * s.d3 / 2.0);
+        s.d2 += h * s.d3;
+        if (isfinite(s.nll) && isfinite(s.d1)) {
+            *last = s;
+            return;
+        }
     }
     pass(data, beta, 1, sr->threads, last);
 }
@@ -720,16 +752,14 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
                                           calib_fit_info *info,
                                           calib_error *err)
 {
-    double beta_min = 1.0 / CALIB_TEMPERATURE_MAX;
-    double beta_max = 1.0 / CALIB_TEMPERATURE_MIN;
     double tol = opt->tolerance > 0.0 ? opt->tolerance : 1e-12;
     size_t max_it = opt->max_iterations > 0 ? opt->max_iterations
                                             : DEFAULT_MAX_ITERATIONS;
-    temp_data data = {z, dtype, n, k, labels, NULL, 1};
+    temp_data data = {z, dtype, n, k, labels, NULL, 1, 1.0};
     calib_fit_info fi;
     block_sums at_one, at_start, both[MAX_BETAS], last;
     search sr;
-    double beta = 1.0, start = 1.0, betas[MAX_BETAS];
+    double one, bmin, bmax, beta, start, betas[MAX_BETAS], t;
 
     if (n == 0 || k < 2)
         return calib_failf(err, CALIB_E_SHAPE,
@@ -738,6 +768,16 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
     if (data.row_max == NULL)
         return calib_failf(err, CALIB_E_NOMEM,
                            "out of memory (temperature scaling)");
+
+again:
+    /* beta in the units of the scaled logits: T = 1 is beta = 1 / scale;
+     * the first bracket holds both it and [1e-4, 1e4] (the optimum of
+     * scaled logits is near 1) */
+    one = 1.0 / data.scale;
+    bmin = fmax(fmin(1.0, one) / CALIB_TEMPERATURE_MAX, BETA_FLOOR);
+    bmax = fmin(fmax(1.0, one) / CALIB_TEMPERATURE_MIN, BETA_CEIL);
+    beta = start = one;
+    data.fill_max = 1;
     memset(&fi, 0, sizeof fi);
     fi.n = n;
     memset(&sr, 0, sizeof sr);
@@ -745,8 +785,8 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
     sr.threads = opt->threads;
     sr.tol = tol;
     sr.max_it = max_it;
-    sr.lo = beta_min;
-    sr.hi = beta_max;
+    sr.lo = bmin;
+    sr.hi = bmax;
 
     /* the start from every SUB_STRIDE-th row (which finds their maxima
      * as it goes), with no end checks on the sample */
@@ -759,33 +799,42 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
         sub.tol = SUB_TOLERANCE;
         sub.max_it = 50;
         sub.lo_known = sub.hi_known = 1;
-        b = solve(&sub, 1.0, &ignored);
-        if (b > beta_min && b < beta_max && b != 1.0)
+        b = solve(&sub, one, &ignored);
+        if (b > bmin && b < bmax && b != one)
             start = b;
     }
 
-    /* beta = 1 (the NLL before, and which end can hold the optimum: f'
-     * is nondecreasing) and the start, in one pass that also stores the
-     * row maxima */
-    betas[0] = 1.0;
+    /* T = 1 (the NLL before, and which end can hold the optimum: f' is
+     * nondecreasing) and the start, in one pass that also stores the
+     * row maxima, checks the logits and measures their rows' range */
+    betas[0] = one;
     betas[1] = start;
-    pass_n(&data, betas, start != 1.0 ? 2 : 1, 1, opt->threads, both);
+    pass_n(&data, betas, start != one ? 2 : 1, 1, opt->threads, both);
     at_one = both[0];
-    at_start = start != 1.0 ? both[1] : both[0];
+    at_start = start != one ? both[1] : both[0];
     data.fill_max = 0;
     if (isnan(at_one.range)) {
         calib_status st = not_finite(&data, err);
         calib_free(data.row_max);
         return st;
     }
+    /* rows that span far more or far less than 1 (logits times 1e+-10,
+     * or 1e308 and -1e308 in one row) would need a wider bracket, or
+     * overflow or underflow the moments' sums: fit again with the logits
+     * scaled by a power of two, so that the widest row spans 2 to 4 */
+    if (data.scale == 1.0 && at_one.range > 0.0 &&
+        (at_one.range > SCALE_ABOVE || at_one.range < 1.0 / SCALE_ABOVE)) {
+        data.scale = ldexp(1.0, -ilogb(at_one.range));
+        goto again;
+    }
     fi.nll_before = at_one.nll;
     last = at_one;
     if (at_one.d1 == 0.0) {
         /* constant rows (f' = 0 for every beta) or a root at T = 1 */
         block_sums e;
-        pass(&data, beta_min, 1, opt->threads, &e);
+        pass(&data, bmin, 1, opt->threads, &e);
         if (e.d1 >= 0.0 && widen_low(&data, opt->threads, &sr, &e) != 0) {
-            beta = beta_min;
+            beta = bmin;
             sr.status = "temperature-to-infinity";
             last = e;
             goto done;
@@ -793,7 +842,7 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
         sr.lo_known = 1;
     }
     if (at_one.not_max == 0) {
-        beta = beta_max;
+        beta = bmax;
         sr.status = "temperature-to-zero";
         pass(&data, beta, 1, opt->threads, &last);
         goto done;
@@ -804,11 +853,11 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
     }
     if (at_one.d1 > 0.0) {
         /* the optimum is at T > 1; T -> infinity is found by the search
-         * when a step would leave [beta_min, 1] */
-        sr.hi = 1.0;
+         * when a step would leave [bmin, one] */
+        sr.hi = one;
         sr.hi_known = 1;
     } else {
-        sr.lo = 1.0;
+        sr.lo = one;
         sr.lo_known = 1;
     }
 
@@ -820,7 +869,7 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
         sr.first = &at_one;
     }
 
-    /* all rows, from there; the final pass is at the returned beta */
+    /* all rows, from there */
     sr.row_stride = 1;
     beta = solve(&sr, beta, &last);
     if (strcmp(sr.status, "temperature-to-infinity") == 0) {
@@ -845,16 +894,26 @@ calib_status calib_temperature_fit_logits(const void *z, calib_dtype dtype,
     }
     fi.iterations = sr.iterations;
     if (strncmp(sr.status, "temperature-to-", 15) != 0)
-        at_result(&data, beta, &sr, at_one.range, &last);
+        at_result(&data, beta, &sr, 2.0 * at_one.range * data.scale, &last);
 
 done:
     calib_free(data.row_max);
+    /* f' in the input's units: beta = beta_scaled * scale */
     fi.nll_after = last.nll;
-    fi.gradient = fabs(last.d1);
+    fi.gradient = fabs(last.d1) / data.scale;
+    t = 1.0 / beta / data.scale;
+    if (beta == bmax || (strncmp(sr.status, "temperature-to-", 15) != 0 &&
+                         !(t > 0.0))) {
+        t = CALIB_TEMPERATURE_MIN;
+        if (beta != bmax)
+            sr.status = "temperature-to-zero";
+    } else if (beta == bmin || !isfinite(t)) {
+        t = CALIB_TEMPERATURE_MAX;
+        if (beta != bmin)
+            sr.status = "temperature-to-infinity";
+    }
     snprintf(fi.status, sizeof fi.status, "%s", sr.status);
-    *temperature = beta == beta_max   ? CALIB_TEMPERATURE_MIN
-                   : beta == beta_min ? CALIB_TEMPERATURE_MAX
-                                      : 1.0 / beta;
+    *temperature = t;
     *info = fi;
     return CALIB_OK;
 }

@@ -41,10 +41,11 @@ static double fit(const double *z, size_t n, size_t k, const int64_t *y,
 
 int main(void)
 {
-    enum { N = 3000, K = 5 };
+    enum { N = 5000, K = 5 };   /* >= 4096 rows: the subsample start too */
     static double z[N * K], zs[N * K];
     static int64_t y[N];
-    const double scales[] = {1e-9, 1e-5, 1e-2, 1.0, 37.5, 1e4, 1e6};
+    const double scales[] = {1e-300, 1e-150, 1e-9, 1e-5, 1e-2, 1.0, 37.5,
+                             1e4, 1e6, 1e10, 1e150, 1e300};
     calib_fit_info ref_info, info;
     double t_ref;
     int ok;
@@ -79,7 +80,23 @@ int main(void)
         CHECK(strcmp(info.status, "converged") == 0);
         CHECK_REL(t / scales[s], t_ref, 1e-9);
         CHECK_REL(info.nll_after, ref_info.nll_after, 1e-12);
+        /* the NLL of s z at beta is that of z at s beta, so d NLL / d beta
+         * scales as s: near 0 in units of the unscaled one */
+        CHECK(isfinite(info.gradient) &&
+              info.gradient / scales[s] < 1e-9);
+        if (!ok || strcmp(info.status, "converged") != 0 ||
+            fabs(t / scales[s] / t_ref - 1.0) > 1e-9)
+            printf("  scale %g: T %.17g, status %s, %zu iterations\n",
+                   scales[s], t, info.status, info.iterations);
     }
+
+    /* one row spanning 1e308 to -1e308 (its range overflows a double):
+     * no crash, no NaN; the row dominates, the NLL is finite */
+    memcpy(zs, z, sizeof zs);
+    zs[7 * K + 0] = 1e308;
+    zs[7 * K + 1] = -1e308;
+    (void)fit(zs, N, K, y, &info, &ok);
+    CHECK(ok && isfinite(info.nll_after) && isfinite(info.gradient));
 
     /* constant logits: no optimum, T at its upper bound */
     for (size_t i = 0; i < N * K; i++)

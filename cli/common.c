@@ -128,14 +128,21 @@ static void on_signal(int sig)
     _exit(sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM);
 }
 
-void cli_install_signal_handlers(void)
+/* Installs handler (or SIG_DFL) for sig, nothing blocked while it runs. */
+static void set_handler(int sig, void (*handler)(int))
 {
     struct sigaction sa;
+
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
+    sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sigaction(sig, &sa, NULL);
+}
+
+void cli_install_signal_handlers(void)
+{
+    set_handler(SIGINT, on_signal);
+    set_handler(SIGTERM, on_signal);
 }
 
 /* The SIGBUS message, made before the signal can come. */
@@ -155,7 +162,6 @@ static void on_bus(int sig)
 
 void cli_watch_mapped_file(const char *path)
 {
-    struct sigaction sa;
     int len = snprintf(bus_message, sizeof bus_message,
                        "calib: %s: the file shrank while it was being "
                        "read\n", path);
@@ -169,20 +175,12 @@ void cli_watch_mapped_file(const char *path)
                        "read\n", tail);
     }
     bus_length = len > 0 ? (size_t)len : 0;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_bus;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, NULL);
+    set_handler(SIGBUS, on_bus);
 }
 
 void cli_unwatch_mapped_file(void)
 {
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, NULL);
+    set_handler(SIGBUS, SIG_DFL);
 }
 
 int cli_is_csv(const char *path)

@@ -48,6 +48,7 @@
 #include "internal.h"
 #include "vexp_impl.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -503,15 +504,20 @@ void calib_temperature_nll(const double *z, size_t n, size_t k,
         *d2 = s.d2;
 }
 
-/* Halley's step for the root of f' (Newton's if Halley's denominator is
- * not positive or f'' is 0): the change to subtract from beta; *order is
- * the step's order of convergence, 3 or 2. */
+/*
+ * Halley's step for the root of f': Newton's step f'/f'' divided by
+ * D = 1 - f' f''' / (2 f''^2). Far from the root D can be huge (rows
+ * almost one-hot: f'' tiny, f''' < 0), and Halley's step then creeps
+ * where Newton's would leave the bracket for a bisection; so Halley's
+ * while 0 < D <= 4, else Newton's. The change to subtract from beta;
+ * *order is the step's order of convergence, 3 or 2.
+ */
 static double halley_step(const block_sums *s, int *order)
 {
-    double denom = 2.0 * s->d2 * s->d2 - s->d1 * s->d3;
+    double d2sq = s->d2 * s->d2, denom = 2.0 * d2sq - s->d1 * s->d3;
 
     *order = 3;
-    if (denom > 0.0 && s->d2 > 0.0)
+    if (s->d2 > 0.0 && denom > 0.0 && denom <= 8.0 * d2sq)
         return 2.0 * s->d1 * s->d2 / denom;
     *order = 2;
     return s->d2 > 0.0 ? s->d1 / s->d2 : (double)NAN;
@@ -607,6 +613,11 @@ static double solve(search *sr, double beta, block_sums *last)
             }
             sr->lo_known = 1;
         }
+        /* a step not at most half the one before, with the root bracketed,
+         * makes too little progress (a creep): bisect instead */
+        if (sr->lo_known && sr->hi_known && prev_step != 0.0 &&
+            fabs(step) > 0.5 * fabs(prev_step))
+            next = sr->lo;      /* outside (lo, hi): the bisection below */
         if (!(next > sr->lo && next < sr->hi)) {
             /* sqrt(lo) sqrt(hi): lo hi alone can leave the doubles */
             next = sr->hi > 4.0 * sr->lo ? sqrt(sr->lo) * sqrt(sr->hi)
@@ -640,8 +651,8 @@ static double solve(search *sr, double beta, block_sums *last)
  * (T -> 0), as for constant logits.
  */
 #define BETA_STEP 1e4
-#define BETA_FLOOR 1e-300
-#define BETA_CEIL 1e300
+#define BETA_FLOOR 0x1p-1022
+#define BETA_CEIL 0x1p1023
 
 /* Half row ranges beyond [1 / SCALE_ABOVE, SCALE_ABOVE] are fitted on
  * logits scaled by a power of two (exact), so that the moments' sums
@@ -662,7 +673,7 @@ static int widen_low(const temp_data *data, unsigned threads, search *sr,
     if (floor_sums.d1 >= 0.0)
         return -1;  /* *e stays the sums at sr->lo, the T reported */
     while (e->d1 >= 0.0 && lo > BETA_FLOOR) {
-        lo /= BETA_STEP;
+        lo = fmax(lo / BETA_STEP, BETA_FLOOR);
         pass(data, lo, 1, threads, e);
     }
     if (e->d1 >= 0.0)
@@ -684,7 +695,7 @@ static int widen_high(const temp_data *data, unsigned threads, search *sr)
     do {
         if (hi >= BETA_CEIL)
             return -1;
-        hi *= BETA_STEP;
+        hi = fmin(hi * BETA_STEP, BETA_CEIL);
         pass(data, hi, 1, threads, &e);
     } while (e.d1 < 0.0);
     sr->lo = sr->hi;
@@ -824,7 +835,9 @@ again:
      * scaled by a power of two, so that the widest row spans 2 to 4 */
     if (data.scale == 1.0 && at_one.range > 0.0 &&
         (at_one.range > SCALE_ABOVE || at_one.range < 1.0 / SCALE_ABOVE)) {
-        data.scale = ldexp(1.0, -ilogb(at_one.range));
+        /* at most 2^+-1000: subnormal ranges stay within reach */
+        int e = -ilogb(at_one.range);
+        data.scale = ldexp(1.0, e > 1000 ? 1000 : e < -1000 ? -1000 : e);
         goto again;
     }
     fi.nll_before = at_one.nll;
@@ -901,16 +914,15 @@ done:
     /* f' in the input's units: beta = beta_scaled * scale */
     fi.nll_after = last.nll;
     fi.gradient = fabs(last.d1) / data.scale;
+    /* the T at which nll_after holds, also at an end of the bracket;
+     * beyond the doubles, the largest or smallest of them */
     t = 1.0 / beta / data.scale;
-    if (beta == bmax || (strncmp(sr.status, "temperature-to-", 15) != 0 &&
-                         !(t > 0.0))) {
-        t = CALIB_TEMPERATURE_MIN;
-        if (beta != bmax)
-            sr.status = "temperature-to-zero";
-    } else if (beta == bmin || !isfinite(t)) {
-        t = CALIB_TEMPERATURE_MAX;
-        if (beta != bmin)
-            sr.status = "temperature-to-infinity";
+    if (!(t > 0.0)) {
+        t = DBL_MIN;
+        sr.status = "temperature-to-zero";
+    } else if (!isfinite(t)) {
+        t = DBL_MAX;
+        sr.status = "temperature-to-infinity";
     }
     snprintf(fi.status, sizeof fi.status, "%s", sr.status);
     *temperature = t;

@@ -10,7 +10,8 @@
  * and so is a UTF-8 byte order mark before line 1. The delimiter is a tab
  * when the name ends in .tsv or line 1 holds a tab, else a comma. A header
  * is detected when line 1 has a field that is not a number. Values are
- * parsed by strtod (the C locale's decimal point) and must be finite;
+ * parsed by strtod (the C locale's decimal point; its hexadecimal forms
+ * are refused) and must be finite; a NUL byte is an error, not an end;
  * labels must be integers in [0, K) ("3" or "3.0"), K being the number of
  * prediction columns, or 2 when there is one (a binary task). These value
  * checks are made here because only the reader knows the line and column;
@@ -109,6 +110,10 @@ static calib_status next_line(csv_reader *r)
                 r->line = bigger;
                 r->cap = cap;
             }
+            if (c == '\0')
+                return calib_fail(r->err, CALIB_E_FORMAT, r->name, -1,
+                                  r->line_no, (int64_t)r->len + 1,
+                                  "a NUL byte (not a text file?)");
             r->line[r->len++] = (char)c;
         }
         if (ferror(r->file))
@@ -214,12 +219,14 @@ static calib_status split_line(csv_reader *r)
     }
 }
 
-/* 1 when s is a whole number as strtod reads it. */
+/* 1 when s is a whole number as strtod reads it, in decimal: strtod's
+ * hexadecimal forms (0x10, 0x1p3) are not numbers in a CSV for NumPy or
+ * Python either. */
 static int parse_double(const char *s, double *v)
 {
     char *end;
 
-    if (*s == '\0')
+    if (*s == '\0' || strpbrk(s, "xX") != NULL)
         return 0;
     errno = 0;
     *v = strtod(s, &end);

@@ -935,6 +935,28 @@ static void test_csv_values(void)
     p = write_text(dir, "max.csv", "1.7976931348623157e308,-1e-320,1\n");
     CHECK_STATUS(read_csv_err(p, &opt, &err), CALIB_OK);
 
+    /* hexadecimal forms, which strtod takes, are not numbers here */
+    p = write_text(dir, "hex.csv", "0.5,0.5,1\n0.25,0x1p3,0\n");
+    check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_FORMAT,
+                "hex.csv", "line 2, column 2: '0x1p3' is not a number");
+    p = write_text(dir, "hexl.csv", "0.5,0.5,1\n0.25,0.75,0x1\n");
+    check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_FORMAT,
+                "hexl.csv", "line 2, column 3: label '0x1' is not a number");
+    /* a NUL byte does not end a field silently */
+    {
+        static const char nul[] = "0.2,0.8,0\n0.1,0.9,1\0\n";
+        FILE *f;
+        p = write_text(dir, "nul.csv", "");
+        f = p != NULL ? fopen(p, "wb") : NULL;
+        CHECK(f != NULL);
+        if (f != NULL) {
+            fwrite(nul, 1, sizeof nul - 1, f);
+            fclose(f);
+        }
+        check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_FORMAT,
+                    "nul.csv", "line 2, column 10: a NUL byte");
+    }
+
     /* labels in [0, K): K = 2 prediction columns here */
     p = write_text(dir, "range.csv", "a,b,label\n0.2,0.8,1\n\n0.1,0.9,2\n");
     check_fails(read_csv_err(p, &opt, &err), &err, CALIB_E_VALUE,
@@ -997,7 +1019,7 @@ static void test_csv_values(void)
             "nan.csv", "inf.csv", "big.csv", "max.csv", "range.csv",
             "range3.csv", "huge.csv", "bin.csv", "bin2.csv", "twice.csv",
             "tl_pred.csv", "tl_true.csv", "tl_big.csv", "tl_nan.csv",
-            "tl_twice.csv"};
+            "tl_twice.csv", "hex.csv", "hexl.csv", "nul.csv"};
         char path[256];
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);

@@ -131,12 +131,12 @@ static double logit(const temp_data *d, size_t i, size_t j)
 
 /*
  * The largest logit of row i, and in *range half its largest minus its
- * smallest (half, so that it does not overflow), in LANES lanes (max and min are exact: the order does not
- * matter). The same loop checks that every logit is finite: z - z is 0
- * for a finite z and NaN for NaN and the infinities (which max and min
- * would skip or keep), so a lane sum of them is 0 exactly when the row is
- * finite, and *range is then NaN. No -ffast-math: z - z stays a
- * subtraction.
+ * smallest (half, so that it does not overflow), in LANES lanes (max and
+ * min are exact: the order does not matter). The same loop checks that
+ * every logit is finite: z - z is 0 for a finite z and NaN for NaN and the
+ * infinities (which max and min would skip or keep), so a lane sum of them
+ * is 0 exactly when the row is finite; otherwise *range is NaN. No
+ * -ffast-math: z - z stays a subtraction.
  */
 #define ROW_EXTENT(T)                                                       \
     do {                                                                    \

@@ -1001,19 +1001,20 @@ calib_status calib_fit(calib_method method, const calib_matrix *preds,
         return st;
     n = preds->rows;
 
+    model = model_new();
+    if (model == NULL)
+        return calib_failf(err, CALIB_E_NOMEM, "out of memory (fit)");
+    model->method = method;
+    model->classes = k;
+    model->input = input;
+    model->n_bins = opt->n_bins;
+    model->scheme = opt->scheme;
+    model->bin_rule = opt->bin_rule;
+
     /* temperature scaling on logits reads them where they are: no n x k
      * copies, the NLL before comes from the fit's first pass, and that
      * pass checks that the logits are finite */
     if (direct) {
-        model = model_new();
-        if (model == NULL)
-            return calib_failf(err, CALIB_E_NOMEM, "out of memory (fit)");
-        model->method = method;
-        model->classes = k;
-        model->input = input;
-        model->n_bins = opt->n_bins;
-        model->scheme = opt->scheme;
-        model->bin_rule = opt->bin_rule;
         st = calib_temperature_fit_logits(preds->data, preds->dtype, n, k,
                                           labels, opt, &model->temperature,
                                           &model->info, err);
@@ -1026,15 +1027,6 @@ calib_status calib_fit(calib_method method, const calib_matrix *preds,
 
     /* binary input to a binary map: one column, no n x 2 matrices */
     if (is_binary_method(method) && preds->cols == 1) {
-        model = model_new();
-        if (model == NULL)
-            return calib_failf(err, CALIB_E_NOMEM, "out of memory (fit)");
-        model->method = method;
-        model->classes = k;
-        model->input = input;
-        model->n_bins = opt->n_bins;
-        model->scheme = opt->scheme;
-        model->bin_rule = opt->bin_rule;
         st = fit_column(model, preds, input, labels, opt, err);
         if (st != CALIB_OK)
             goto fail;
@@ -1044,21 +1036,14 @@ calib_status calib_fit(calib_method method, const calib_matrix *preds,
         return CALIB_OK;
     }
 
-    model = model_new();
     work = alloc_matrix(n, k, err);
     probs = work != NULL ? alloc_matrix(n, k, err) : NULL;
-    if (model == NULL || probs == NULL) {
-        st = model == NULL || work != NULL
+    if (probs == NULL) {
+        st = work != NULL
                  ? calib_failf(err, CALIB_E_NOMEM, "out of memory (fit)")
                  : (err != NULL ? err->status : CALIB_E_NOMEM);
         goto fail;
     }
-    model->method = method;
-    model->classes = k;
-    model->input = input;
-    model->n_bins = opt->n_bins;
-    model->scheme = opt->scheme;
-    model->bin_rule = opt->bin_rule;
 
     /* fit */
     if (method == CALIB_TEMPERATURE) {
